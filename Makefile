@@ -1,0 +1,36 @@
+# Two commands: `make run` (set up, open the dashboard on the bundled sample) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: setup run score test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The dashboard, with the bundled sample already scored.
+run: setup
+	$(PY) -m comparator score examples/reference.txt examples/machine.txt --format tsv --no-progress | cut -f2,7-11 | head -12
+	$(PY) -m streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+
+# A scripted run on the bundled sample.
+score: setup
+	$(PY) -m comparator score examples/reference.txt examples/machine.txt --format json -o sample-result.json
+	@echo "wrote sample-result.json"
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,240 @@
+"""Sentence alignment: monotonic dynamic programming over embedding similarity, in two passes.
+
+Pure functions over numpy arrays; no model here. Pass one finds a 1-1/skip path (coarse to fine:
+for long texts the embeddings are averaged in blocks and the path found on the coarse grid is
+refined in a band). Pass two searches a band around that path for every move up to 1-3, 3-1 and
+2-2, scoring a move by the cosine of the merged windows times a length prior. Time and memory grow
+with n * band width, not n * m.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# (sentences of A, sentences of B) consumed by one move
+MOVES_1TO1 = ((1, 1), (1, 0), (0, 1))
+MOVES = ((1, 1), (1, 0), (0, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1))
+MAX_WINDOW = 3
+
+FULL_CELLS = 3_000_000  # above this, pass one runs coarse-to-fine
+BAND_PASS1 = 16
+BAND_PASS2 = 8
+
+
+@dataclass(frozen=True)
+class AlignParams:
+    skip: float = -0.1  # score of a sentence left unaligned
+    paragraph_penalty: float = 0.15  # a merged window that crosses a paragraph boundary
+    merge_penalty: float = 0.0
+    min_similarity: float = 0.2  # a pair below this is split into an omission and an addition
+
+
+@dataclass(frozen=True)
+class Bead:
+    a: tuple[int, ...]
+    b: tuple[int, ...]
+    similarity: float | None
+
+
+class Windows:
+    """Embeddings of every run of 1..MAX_WINDOW consecutive sentences of one side, with lengths."""
+
+    def __init__(self, vecs: dict[int, np.ndarray], lengths: np.ndarray, paragraphs: np.ndarray):
+        self.vecs = vecs  # k -> (n - k + 1, d) normalised
+        self.n = len(lengths)
+        self.cum = np.concatenate([[0], np.cumsum(lengths, dtype=np.float64)])
+        # boundary[i] is True when sentence i starts a new paragraph
+        para = np.asarray(paragraphs)
+        self.para_cum = np.concatenate([[0], np.cumsum(np.r_[False, para[1:] != para[:-1]])]) if self.n else np.zeros(1)
+
+    def length(self, start, k):
+        return self.cum[start + k] - self.cum[start]
+
+    def crosses(self, start, k):
+        # a boundary strictly inside the window [start, start + k)
+        if k <= 1:
+            return np.zeros(np.shape(start), dtype=bool)
+        return (self.para_cum[start + k] - self.para_cum[start + 1]) > 0 if self.n else np.zeros(np.shape(start), bool)
+
+
+def window_texts(sentences: list[str], k: int) -> list[str]:
+    return [" ".join(sentences[i : i + k]) for i in range(len(sentences) - k + 1)]
+
+
+def _length_prior(la, lb):
+    lo = np.minimum(la, lb)
+    hi = np.maximum(np.maximum(la, lb), 1)
+    return np.log2(1.0 + lo / hi)
+
+
+def _dp(n: int, m: int, lo: np.ndarray, hi: np.ndarray, moves, score_fn, skip: float):
+    """Best monotone path from (0,0) to (n,m) inside rows' j-ranges [lo[i], hi[i]]."""
+    rows_s: list[np.ndarray] = []
+    rows_b: list[np.ndarray] = []
+    match_moves = [(da, db) for da, db in moves if da >= 1]
+    has_ins = (0, 1) in moves
+    ins_code = len(moves)  # back-pointer code of the (0, 1) move
+    for i in range(n + 1):
+        js = np.arange(lo[i], hi[i] + 1)
+        best = np.full(len(js), -np.inf)
+        back = np.full(len(js), -1, dtype=np.int16)
+        if i == 0:
+            best[js == 0] = 0.0
+        for code, (da, db) in enumerate(moves):
+            if da == 0 or i - da < 0:
+                continue
+            r = i - da
+            jj = js - db
+            ok = (jj >= lo[r]) & (jj <= hi[r])
+            if not ok.any():
+                continue
+            prev = np.full(len(js), -np.inf)
+            prev[ok] = rows_s[r][jj[ok] - lo[r]]
+            if db == 0:
+                cand = prev + skip
+            else:
+                sc = np.full(len(js), -np.inf)
+                sc[ok] = score_fn(i, jj[ok], da, db)  # jj: where the B window starts
+                cand = prev + sc
+            better = cand > best
+            best[better] = cand[better]
+            back[better] = code
+        if has_ins and len(js) > 1:
+            # best[j] = max(best[j], best[j-1] + skip), solved for the whole row at once
+            k = np.arange(len(js))
+            shifted = best - k * skip
+            run = np.maximum.accumulate(shifted)
+            src = np.where(shifted >= run, k, 0)
+            src = np.maximum.accumulate(src)
+            via = run + k * skip
+            take = (src < k) & (via > best)
+            best = np.where(take, via, best)
+            back = np.where(take, ins_code, back)
+        rows_s.append(best)
+        rows_b.append(back)
+    _ = match_moves
+    # backtrack
+    path = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        code = int(rows_b[i][j - lo[i]])
+        if code == ins_code:
+            da, db = 0, 1
+        elif code < 0:
+            raise RuntimeError("alignment band lost the path")  # cannot happen: bands contain a path
+        else:
+            da, db = moves[code]
+        path.append((i - da, i, j - db, j))
+        i, j = i - da, j - db
+    path.reverse()
+    return path
+
+
+def _band_from_cells(cells_i: np.ndarray, cells_j: np.ndarray, n: int, m: int, width: int):
+    lo = np.full(n + 1, m, dtype=np.int64)
+    hi = np.zeros(n + 1, dtype=np.int64)
+    np.minimum.at(lo, cells_i, cells_j)
+    np.maximum.at(hi, cells_i, cells_j)
+    lo = np.maximum(lo - width, 0)
+    hi = np.minimum(hi + width, m)
+    # rows the path did not touch inherit from neighbours; then make the band monotone
+    lo = np.minimum.accumulate(lo[::-1])[::-1]
+    hi = np.maximum.accumulate(hi)
+    lo[0] = 0
+    hi[n] = m
+    return lo, hi
+
+
+def _path_cells(path) -> tuple[np.ndarray, np.ndarray]:
+    ci, cj = [0], [0]
+    for i0, i1, j0, j1 in path:
+        ci.append(i1)
+        cj.append(j1)
+        if i1 - i0 > 1 or j1 - j0 > 1:
+            ci.append(i0 + (i1 - i0) // 2)
+            cj.append(j0 + (j1 - j0) // 2)
+    return np.asarray(ci), np.asarray(cj)
+
+
+def _coarsen(x: np.ndarray) -> np.ndarray:
+    if len(x) % 2:
+        x = np.vstack([x, x[-1:]])
+    y = x[0::2] + x[1::2]
+    return y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-9)
+
+
+def first_pass(a: np.ndarray, b: np.ndarray, a_len: np.ndarray, b_len: np.ndarray, skip: float):
+    """A 1-1/skip path over sentence embeddings; coarse-to-fine when the grid is large."""
+    n, m = len(a), len(b)
+
+    def score(i, sb, da, db):
+        sim = b[sb] @ a[i - 1]
+        return sim * _length_prior(a_len[i - 1], b_len[sb])
+
+    if n * m <= FULL_CELLS or n < 4 or m < 4:
+        lo = np.zeros(n + 1, dtype=np.int64)
+        hi = np.full(n + 1, m, dtype=np.int64)
+    else:
+        ca, cb = _coarsen(a), _coarsen(b)
+        la = np.add.reduceat(a_len, np.arange(0, n, 2)) if n else a_len
+        lb = np.add.reduceat(b_len, np.arange(0, m, 2)) if m else b_len
+        coarse = first_pass(ca, cb, la, lb, skip)
+        ci, cj = _path_cells(coarse)
+        ci = np.minimum(np.concatenate([ci * 2, ci * 2 + 1]), n)
+        cj = np.minimum(np.concatenate([cj * 2, cj * 2 + 1]), m)
+        lo, hi = _band_from_cells(ci, cj, n, m, BAND_PASS1)
+    return _dp(n, m, lo, hi, MOVES_1TO1, score, skip)
+
+
+def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams()) -> list[Bead]:
+    """Align two sides given their window embeddings. Every sentence of both sides is in exactly one
+    bead, in order; beads with one side empty are sentences found in only one rendering."""
+    n, m = a_win.n, b_win.n
+    if n == 0 or m == 0:
+        return [Bead((i,), (), None) for i in range(n)] + [Bead((), (j,), None) for j in range(m)]
+    a1, b1 = a_win.vecs[1], b_win.vecs[1]
+    a_len = np.diff(a_win.cum)
+    b_len = np.diff(b_win.cum)
+    path1 = first_pass(a1, b1, a_len, b_len, params.skip)
+    ci, cj = _path_cells(path1)
+    lo, hi = _band_from_cells(ci, cj, n, m, BAND_PASS2)
+
+    def score(i, sb, da, db):
+        # sb: first B sentence of the window; the move ends at row i
+        sa = i - da
+        if da not in a_win.vecs or db not in b_win.vecs:
+            return np.full(len(sb), -np.inf)
+        ok = sb <= len(b_win.vecs[db]) - 1
+        sim = np.full(len(sb), -np.inf)
+        if sa > len(a_win.vecs[da]) - 1:
+            return sim
+        sim[ok] = b_win.vecs[db][sb[ok]] @ a_win.vecs[da][sa]
+        prior = _length_prior(a_win.length(sa, da), b_win.length(sb, db))
+        out = sim * prior
+        merged = da + db - 2
+        if merged:
+            out = out - params.merge_penalty * merged
+            cross = a_win.crosses(np.full(len(sb), sa), da) | b_win.crosses(sb, db)
+            out = out - params.paragraph_penalty * cross
+        return out
+
+    path = _dp(n, m, lo, hi, MOVES, score, params.skip)
+    beads: list[Bead] = []
+    for i0, i1, j0, j1 in path:
+        a_idx, b_idx = tuple(range(i0, i1)), tuple(range(j0, j1))
+        if a_idx and b_idx:
+            sim = float(b_win.vecs[len(b_idx)][j0] @ a_win.vecs[len(a_idx)][i0])
+            if sim < params.min_similarity:
+                beads.append(Bead(a_idx, (), None))
+                beads.append(Bead((), b_idx, None))
+                continue
+            beads.append(Bead(a_idx, b_idx, sim))
+        else:
+            beads.append(Bead(a_idx, b_idx, None))
+    return beads
+
+
+def by_position(n: int, m: int) -> list[Bead]:
+    """Line i with line i (the `aligned` mode); the caller checks n == m."""
+    return [Bead((i,), (i,), None) for i in range(min(n, m))]

@@ -1,0 +1,157 @@
+"""Reading documents: bytes or paths to text, encoding detection, and normalisation for matching.
+
+The text as written is kept for display; `normalise` gives the form used for embedding and
+metrics (NFC, one kind of space, no zero-width or control characters).
+"""
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .errors import InputError
+
+# Inputs larger than this are refused with a message rather than a long hang.
+MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Document:
+    """Decoded text and how it was decoded (`note` says when a fallback was used)."""
+
+    text: str
+    encoding: str
+    note: str = ""
+    name: str = ""
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _looks_utf16(data: bytes) -> str | None:
+    """UTF-16 without BOM: ASCII text has a NUL in every other byte."""
+    if len(data) < 4:
+        return None
+    even, odd = data[0::2], data[1::2]
+    n = min(len(even), len(odd))
+    if n and odd.count(0) > 0.4 * n and even.count(0) < 0.05 * n:
+        return "utf-16-le"
+    if n and even.count(0) > 0.4 * n and odd.count(0) < 0.05 * n:
+        return "utf-16-be"
+    return None
+
+
+def _is_binary(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    sample = text[:65536]
+    if not sample:
+        return False
+    bad = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v\x1b")
+    return bad > max(8, 0.05 * len(sample))
+
+
+def decode(data: bytes, name: str = "input") -> Document:
+    """Decode bytes to text: BOMs, UTF-8, UTF-16, then a legacy 8-bit fallback (said in `note`)."""
+    if len(data) > MAX_BYTES:
+        raise InputError(f"{name}: {len(data) / 1e6:.1f} MB is over the {MAX_BYTES // (1024 * 1024)} MB limit")
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                raise InputError(f"{name}: starts with a {enc} byte-order mark but is not valid {enc}") from None
+            return _checked(Document(text, enc, name=name))
+    utf16 = _looks_utf16(data)
+    if utf16:
+        try:
+            return _checked(Document(data.decode(utf16), utf16, name=name))
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data:
+        raise InputError(f"{name}: looks like a binary file, not text")
+    try:
+        return _checked(Document(data.decode("utf-8"), "utf-8", name=name))
+    except UnicodeDecodeError:
+        pass
+    enc = "cp1252"
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is not None and best.encoding:
+            enc = best.encoding
+    except Exception:  # detection is a hint only; cp1252 is the usual legacy case
+        pass
+    try:
+        text = data.decode(enc)
+    except (UnicodeDecodeError, LookupError):
+        enc = "latin-1"
+        text = data.decode(enc)
+    return _checked(Document(text, enc, note=f"{name}: not UTF-8; read as {enc}", name=name))
+
+
+def _checked(doc: Document) -> Document:
+    if _is_binary(doc.text):
+        raise InputError(f"{doc.name}: looks like a binary file, not text")
+    return doc
+
+
+def read_path(path: str) -> Document:
+    """Read a file given by path; every failure is an InputError with a one-line message."""
+    if path == "-":
+        import sys
+
+        return decode(sys.stdin.buffer.read(MAX_BYTES + 1), "stdin")
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a file")
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise InputError(f"{path}: {size / 1e6:.1f} MB is over the {MAX_BYTES // (1024 * 1024)} MB limit")
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return decode(data, path)
+
+
+def read_text(text: str, name: str = "pasted text") -> Document:
+    if len(text) > MAX_BYTES:
+        raise InputError(f"{name}: over the {MAX_BYTES // (1024 * 1024)} MB limit")
+    return _checked(Document(text, "str", name=name))
+
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\f\v]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+
+
+def normalise(text: str) -> str:
+    """The form used for matching: NFC, plain spaces, no zero-width or control characters."""
+    text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH)
+    text = _CONTROL.sub(" ", _SPACES.sub(" ", text))
+    return re.sub(r" {2,}", " ", text).strip()
+
+
+def clean_display(text: str) -> str:
+    """The display form of a sentence: as written, but with line breaks, tabs and control characters
+    turned into spaces so that one sentence is one line."""
+    text = _CONTROL.sub(" ", normalise_newlines(text).replace("\n", " ").replace("\t", " "))
+    return text.strip()

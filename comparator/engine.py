@@ -1,0 +1,197 @@
+"""The comparison engine: read -> segment -> embed -> align -> score -> flag, into one Comparison."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import __version__, align, metrics, phrasing
+from .documents import Document, normalise, read_path, read_text
+from .encoder import DEFAULT_MODEL, Encoder, get_encoder
+from .errors import InputError
+from .result import Comparison, Pair
+from .segment import MODES, Unit, aligned_lines, segment
+
+# progress(stage, done, total)
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def compare_files(path_a: str, path_b: str, **kw) -> Comparison:
+    da, db = read_path(path_a), read_path(path_b)
+    return compare(da, db, **kw)
+
+
+def compare(
+    a: str | Document,
+    b: str | Document,
+    mode: str = "text",
+    model: str | None = None,
+    encoder: Encoder | None = None,
+    ter: bool = False,
+    params: align.AlignParams = align.AlignParams(),
+    progress: ProgressFn | None = None,
+) -> Comparison:
+    """Compare reference `a` with rendering `b`. Every sentence of both sides ends in exactly one pair."""
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    progress = progress or _noop
+    doc_a = a if isinstance(a, Document) else read_text(a, "A")
+    doc_b = b if isinstance(b, Document) else read_text(b, "B")
+    notes = [d.note for d in (doc_a, doc_b) if d.note]
+
+    if mode == "aligned":
+        units_a, units_b, beads = _aligned_units(doc_a.text, doc_b.text)
+    else:
+        units_a, units_b = segment(doc_a.text, mode), segment(doc_b.text, mode)
+        beads = None
+    progress("segment", 1, 1)
+
+    model_name = model or (encoder.name if encoder is not None else DEFAULT_MODEL)
+    need_vectors = any(not u.furniture for u in units_a) and any(not u.furniture for u in units_b)
+    enc = encoder if encoder is not None else (get_encoder(model_name) if need_vectors else None)
+
+    if beads is None:
+        beads = _align_units(units_a, units_b, enc, params, progress)
+    pairs = _score(units_a, units_b, beads, enc, ter, progress)
+
+    scored = [p for p in pairs if p.a and p.b and not p.furniture]
+    corpus = metrics.corpus_scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
+    cos = [p.cosine for p in scored if p.cosine is not None]
+    corpus["mean_cosine"] = round(float(np.mean(cos)), 4) if cos else None
+    corpus["pairs_scored"] = len(scored)
+    settings = {
+        "mode": mode,
+        "model": model_name,
+        "ter": ter,
+        "align": {k: getattr(params, k) for k in params.__dataclass_fields__},
+        "version": __version__,
+        "a_name": doc_a.name,
+        "b_name": doc_b.name,
+        "a_encoding": doc_a.encoding,
+        "b_encoding": doc_b.encoding,
+    }
+    return Comparison(
+        a_sentences=[u.text for u in units_a],
+        b_sentences=[u.text for u in units_b],
+        pairs=pairs,
+        corpus=corpus,
+        settings=settings,
+        a_paragraphs=[u.paragraph for u in units_a],
+        b_paragraphs=[u.paragraph for u in units_b],
+        a_furniture=[i for i, u in enumerate(units_a) if u.furniture],
+        b_furniture=[i for i, u in enumerate(units_b) if u.furniture],
+        notes=notes,
+    )
+
+
+def _norm(text: str) -> str:
+    return normalise(text)
+
+
+def _aligned_units(text_a: str, text_b: str):
+    la, lb = aligned_lines(text_a), aligned_lines(text_b)
+    if len(la) != len(lb):
+        raise InputError(f"aligned mode needs equal line counts: A has {len(la)} lines, B has {len(lb)}")
+    units_a: list[Unit] = []
+    units_b: list[Unit] = []
+    beads = []
+    for line, (x, y) in enumerate(zip(la, lb)):
+        ai = bi = ()
+        if x:
+            ai = (len(units_a),)
+            units_a.append(Unit(x, line))
+        if y:
+            bi = (len(units_b),)
+            units_b.append(Unit(y, line))
+        if ai or bi:
+            beads.append(align.Bead(ai, bi, None))
+    return units_a, units_b, beads
+
+
+def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress, side: str) -> align.Windows:
+    vecs = {}
+    all_texts = []
+    for k in range(1, align.MAX_WINDOW + 1):
+        all_texts.extend(align.window_texts(texts, k))
+    emb = encoder.encode(all_texts, progress=lambda d, t: progress(f"embed {side}", d, t)) if all_texts else None
+    start = 0
+    for k in range(1, align.MAX_WINDOW + 1):
+        count = max(0, len(texts) - k + 1)
+        if count:
+            vecs[k] = emb[start : start + count]
+        start += count
+    lengths = np.array([len(t) for t in texts], dtype=np.float64)
+    return align.Windows(vecs, lengths, np.asarray(paragraphs))
+
+
+def _align_units(units_a, units_b, enc, params, progress) -> list[align.Bead]:
+    content_a = [i for i, u in enumerate(units_a) if not u.furniture]
+    content_b = [i for i, u in enumerate(units_b) if not u.furniture]
+    if content_a and content_b:
+        wa = _windows(enc, [_norm(units_a[i].text) for i in content_a], [units_a[i].paragraph for i in content_a],
+                      progress, "A")
+        wb = _windows(enc, [_norm(units_b[i].text) for i in content_b], [units_b[i].paragraph for i in content_b],
+                      progress, "B")
+        inner = align.align(wa, wb, params)
+    else:
+        inner = align.align(align.Windows({}, np.zeros(len(content_a)), np.zeros(len(content_a))),
+                            align.Windows({}, np.zeros(len(content_b)), np.zeros(len(content_b))), params)
+    progress("align", 1, 1)
+    beads = [align.Bead(tuple(content_a[i] for i in bd.a), tuple(content_b[j] for j in bd.b), bd.similarity)
+             for bd in inner]
+    return _with_furniture(beads, units_a, units_b)
+
+
+def _with_furniture(beads, units_a, units_b) -> list[align.Bead]:
+    """Put furniture units back as one-sided beads, in document order on both sides."""
+    fa = [i for i, u in enumerate(units_a) if u.furniture]
+    fb = [j for j, u in enumerate(units_b) if u.furniture]
+    out = []
+    for bd in beads:
+        while fa and bd.a and fa[0] < bd.a[0]:
+            out.append(align.Bead((fa.pop(0),), (), None))
+        while fb and bd.b and fb[0] < bd.b[0]:
+            out.append(align.Bead((), (fb.pop(0),), None))
+        out.append(bd)
+    out.extend(align.Bead((i,), (), None) for i in fa)
+    out.extend(align.Bead((), (j,), None) for j in fb)
+    return out
+
+
+def _score(units_a, units_b, beads, enc, ter, progress) -> list[Pair]:
+    pairs: list[Pair] = []
+    texts = []
+    for bd in beads:
+        a_text = " ".join(units_a[i].text for i in bd.a)
+        b_text = " ".join(units_b[j].text for j in bd.b)
+        fur = bool(bd.a or bd.b) and all(units_a[i].furniture for i in bd.a) and all(
+            units_b[j].furniture for j in bd.b)
+        pairs.append(Pair(a=list(bd.a), b=list(bd.b), a_text=a_text, b_text=b_text, cosine=None, bleu=None,
+                          chrf=None, flag=0.0, type="furniture" if fur else f"{len(bd.a)}-{len(bd.b)}",
+                          furniture=fur))
+        if bd.a and bd.b and not fur and enc is not None:
+            texts.extend([_norm(a_text), _norm(b_text)])
+    vec = {}
+    if texts:
+        emb = enc.encode(texts)
+        vec = dict(zip(texts, emb))
+    total = len(pairs)
+    for n, p in enumerate(pairs):
+        if p.furniture:
+            p.flag = 0.0
+            continue
+        if p.a and p.b:
+            na, nb = _norm(p.a_text), _norm(p.b_text)
+            if na in vec and nb in vec:
+                p.cosine = round(float(np.clip(vec[na] @ vec[nb], -1.0, 1.0)), 4)
+            s = metrics.sentence_scores(na, nb, ter)
+            p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
+        p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
+        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf)
+        if n % 200 == 0 or n == total - 1:
+            progress("score", n + 1, total)
+    return pairs

@@ -1,0 +1,86 @@
+"""The result types every front end reads: made once by the engine, serialised as the CLI's JSON,
+and loaded back from it by the dashboard. Nothing here computes scores.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Pair:
+    a: list[int]  # sentence indices of A (reference); empty for a sentence only in B
+    b: list[int]  # sentence indices of B (rendering under review); empty for a sentence only in A
+    a_text: str
+    b_text: str
+    cosine: float | None
+    bleu: float | None
+    chrf: float | None
+    flag: float
+    a_spans: list[list] = field(default_factory=list)  # [start, end, kind] offsets into a_text
+    b_spans: list[list] = field(default_factory=list)
+    ter: float | None = None
+    type: str = ""  # "1-1", "1-2", "0-1", ..., or "furniture"
+    furniture: bool = False
+    confidence: float | None = None
+
+    @property
+    def one_sided(self) -> bool:
+        return not self.a or not self.b
+
+
+@dataclass
+class Comparison:
+    a_sentences: list[str]
+    b_sentences: list[str]
+    pairs: list[Pair]
+    corpus: dict[str, Any]
+    settings: dict[str, Any]
+    a_paragraphs: list[int] = field(default_factory=list)
+    b_paragraphs: list[int] = field(default_factory=list)
+    a_furniture: list[int] = field(default_factory=list)
+    b_furniture: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Comparison":
+        from .errors import InputError
+
+        try:
+            pairs = [Pair(**{k: v for k, v in p.items() if k in Pair.__dataclass_fields__}) for p in data["pairs"]]
+            kw = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "pairs"}
+            return cls(pairs=pairs, **kw)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InputError(f"not a comparison result: missing or bad field ({exc})") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "Comparison":
+        from .errors import InputError
+
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or "pairs" not in data:
+            raise InputError("not a comparison result: no 'pairs'")
+        return cls.from_dict(data)
+
+    def counts(self) -> dict[str, int]:
+        """Pairs by alignment type, sentences only in A / only in B, furniture units."""
+        out: dict[str, int] = {}
+        for p in self.pairs:
+            out[p.type] = out.get(p.type, 0) + 1
+        out["only_in_a"] = sum(len(p.a) for p in self.pairs if p.a and not p.b and not p.furniture)
+        out["only_in_b"] = sum(len(p.b) for p in self.pairs if p.b and not p.a and not p.furniture)
+        out["furniture"] = len(self.a_furniture) + len(self.b_furniture)
+        return out

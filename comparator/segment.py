@@ -1,0 +1,146 @@
+"""Sentence segmentation: text -> units (sentence text as written, paragraph index, furniture mark).
+
+Paragraphs are blocks separated by blank lines; within a block a line break is a boundary unless the
+block is hard-wrapped prose. Sentences inside a line come from sentencex (it keeps "Mr.", "U.S.",
+"Maj. Gen.", "Main St., said" and "2,500" whole), with two repairs: an opening quote left at the end of
+one sentence moves to the next, and a fragment of punctuation alone joins its neighbour. Nothing is
+dropped: the units hold every non-space character of the input, in order.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import furniture
+from .documents import clean_display, normalise_newlines
+
+# A unit longer than this is cut at spaces: a 2 MB line with no punctuation becomes readable rows.
+MAX_UNIT_CHARS = 1000
+
+MODES = ("text", "lines", "aligned")
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str
+    paragraph: int
+    furniture: bool = False
+
+
+_OPENERS = "“‘«„\"'"
+_HAS_WORD = re.compile(r"\w")
+_TERMINAL = tuple(".!?:;…\"”’»)")
+
+
+def _sentencex(line: str) -> list[str]:
+    import sentencex
+
+    return [s for s in sentencex.segment("en", line) if s.strip()]
+
+
+def _repair(parts: list[str]) -> list[str]:
+    out: list[str] = []
+    carry = ""
+    for part in parts:
+        part = carry + part.strip()
+        carry = ""
+        m = re.search(r"\s([" + _OPENERS + r"]+)$", part)
+        if m and _HAS_WORD.search(part[: m.start()]):
+            carry = m.group(1)
+            part = part[: m.start()].rstrip()
+        if not _HAS_WORD.search(part) and out:
+            out[-1] = out[-1] + " " + part
+            continue
+        out.append(part)
+    if carry:
+        if out:
+            out[-1] = out[-1] + " " + carry
+        else:
+            out.append(carry)
+    # a leading fragment with no word joins the next sentence
+    if len(out) > 1 and not _HAS_WORD.search(out[0]):
+        out[1] = out[0] + " " + out[1]
+        out.pop(0)
+    return out
+
+
+def _cut_long(sentence: str) -> list[str]:
+    if len(sentence) <= MAX_UNIT_CHARS:
+        return [sentence]
+    pieces = []
+    rest = sentence
+    while len(rest) > MAX_UNIT_CHARS:
+        cut = rest.rfind(" ", MAX_UNIT_CHARS // 2, MAX_UNIT_CHARS)
+        if cut <= 0:
+            cut = MAX_UNIT_CHARS
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        pieces.append(rest)
+    return [p for p in pieces if p]
+
+
+def _is_hard_wrapped(lines: list[str]) -> bool:
+    if len(lines) < 3:
+        return False
+    longest = max(len(x) for x in lines)
+    if longest < 40 or longest > 120:
+        return False
+    wrapped = sum(1 for x in lines[:-1] if len(x) > 0.6 * longest and not x.rstrip().endswith(_TERMINAL))
+    return wrapped >= 0.5 * (len(lines) - 1)
+
+
+def blocks(text: str) -> list[list[str]]:
+    """Paragraphs (blank-line separated) as lists of lines, each line a hard boundary."""
+    out = []
+    for block in re.split(r"\n[ \t\u00a0]*\n", normalise_newlines(text)):
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        if _is_hard_wrapped(lines):
+            lines = [" ".join(lines)]
+        out.append(lines)
+    return out
+
+
+def split_sentences(line: str) -> list[str]:
+    """Sentences of one line of prose, as written (whitespace at the edges trimmed)."""
+    line = clean_display(line)
+    if not line:
+        return []
+    parts = _repair(_sentencex(line)) or [line]
+    out = []
+    for p in parts:
+        out.extend(_cut_long(p))
+    return out
+
+
+def segment(text: str, mode: str = "text") -> list[Unit]:
+    """Split a document into units. `text`: find the sentences; `lines`/`aligned`: one unit a line."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    units: list[Unit] = []
+    for p, lines in enumerate(blocks(text)):
+        for line in lines:
+            if mode != "text":
+                for piece in _cut_long(clean_display(line)) if mode == "lines" else [clean_display(line)]:
+                    units.append(Unit(piece, p, furniture.is_furniture(piece)))
+                continue
+            if furniture.is_furniture(line):
+                units.append(Unit(clean_display(line), p, True))
+                continue
+            for i, sentence in enumerate(split_sentences(line)):
+                if i == 0 and p < 3:
+                    prefix, sentence = furniture.split_prefix(sentence)
+                    if prefix:
+                        units.append(Unit(prefix, p, True))
+                units.append(Unit(sentence, p, furniture.is_furniture(sentence)))
+    return units
+
+
+def aligned_lines(text: str) -> list[str]:
+    """Lines for `aligned` mode: every line kept in place (a final newline does not make a line)."""
+    lines = normalise_newlines(text).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [clean_display(x) for x in lines]
