@@ -191,7 +191,7 @@ def _score(units_a, units_b, beads, enc, ter, progress) -> list[Pair]:
             s = metrics.sentence_scores(na, nb, ter)
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
         p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
-        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf)
+        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine)
         if n % 200 == 0 or n == total - 1:
             progress("score", n + 1, total)
     return pairs

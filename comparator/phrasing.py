@@ -124,7 +124,8 @@ WEIGHTS = {
 }
 
 
-def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None) -> float:
+def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
+         cosine: float | None = None) -> float:
     """Higher = more likely awkward or wrong, in [0, 1]. Half is chrF's distance, half the weighted
     share of each side's tokens that sit in spans (structural damage counts more than rewording)."""
     if not a_text or not b_text:
