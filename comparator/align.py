@@ -226,8 +226,8 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams()) -
         if a_idx and b_idx:
             sim = float(b_win.vecs[len(b_idx)][j0] @ a_win.vecs[len(a_idx)][i0])
             if sim < params.min_similarity:
-                beads.append(Bead(a_idx, (), None))
-                beads.append(Bead((), b_idx, None))
+                beads.extend(Bead((i,), (), None) for i in a_idx)
+                beads.extend(Bead((), (j,), None) for j in b_idx)
                 continue
             beads.append(Bead(a_idx, b_idx, sim))
         else:

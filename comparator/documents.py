@@ -82,21 +82,31 @@ def decode(data: bytes, name: str = "input") -> Document:
         return _checked(Document(data.decode("utf-8"), "utf-8", name=name))
     except UnicodeDecodeError:
         pass
-    enc = "cp1252"
+    enc, text = _legacy(data)
+    return _checked(Document(text, enc, note=f"{name}: not UTF-8; read as {enc}", name=name))
+
+
+def _legacy(data: bytes) -> tuple[str, str]:
+    """Legacy 8-bit text. Western text in cp1252 (a superset of latin-1's printable range) is by far the
+    usual case, and detectors guess wrongly on short Western texts, so cp1252 wins when it decodes to
+    Latin script; otherwise charset-normalizer decides, and latin-1 (which decodes anything) is last."""
+    try:
+        text = data.decode("cp1252")
+        letters = [ch for ch in text if ch.isalpha()]
+        ascii_share = sum(1 for ch in letters if ch.isascii()) / max(1, len(letters))
+        if not letters or (ascii_share >= 0.6 and all(ord(ch) < 0x250 for ch in letters)):
+            return "cp1252", text
+    except UnicodeDecodeError:
+        pass
     try:
         from charset_normalizer import from_bytes
 
         best = from_bytes(data).best()
         if best is not None and best.encoding:
-            enc = best.encoding
-    except Exception:  # detection is a hint only; cp1252 is the usual legacy case
+            return best.encoding, data.decode(best.encoding)
+    except Exception:  # detection is a hint only
         pass
-    try:
-        text = data.decode(enc)
-    except (UnicodeDecodeError, LookupError):
-        enc = "latin-1"
-        text = data.decode(enc)
-    return _checked(Document(text, enc, note=f"{name}: not UTF-8; read as {enc}", name=name))
+    return "latin-1", data.decode("latin-1")
 
 
 def _checked(doc: Document) -> Document:

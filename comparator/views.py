@@ -1,0 +1,391 @@
+"""Presentation helpers for the dashboard: a Comparison as a table of pairs, filters, sorting, pages,
+summary numbers, a word-level diff of one pair, HTML rows and altair charts.
+
+Pure functions over the engine's result: nothing here scores and nothing here imports streamlit.
+Every piece of user text that ends up in HTML goes through `html.escape` or `report.highlight_html`.
+"""
+from __future__ import annotations
+
+import html
+import math
+import re
+from difflib import SequenceMatcher
+
+import pandas as pd
+
+from .report import SPAN_COLOURS, highlight_html
+from .result import Comparison
+
+# Per-pair scores, in the order the dashboard shows them. TER only exists when the engine computed it.
+SCORES = ("flag", "cosine", "chrf", "bleu", "ter")
+LABELS = {"flag": "flag", "cosine": "cosine", "chrf": "chrF", "bleu": "BLEU", "ter": "TER", "document": "document order"}
+# For these a high value is bad; for the others a low value is bad.
+HIGHER_IS_WORSE = {"flag", "ter"}
+# The scale each score lives on (the range sliders' ends); a value outside widens its slider.
+BOUNDS = {"flag": (0.0, 1.0), "cosine": (0.0, 1.0), "chrf": (0.0, 100.0), "bleu": (0.0, 100.0), "ter": (0.0, 100.0)}
+DIGITS = {"flag": 2, "cosine": 3, "chrf": 1, "bleu": 1, "ter": 1, "confidence": 2}
+
+ONLY_A, ONLY_B, FURNITURE = "only in A", "only in B", "furniture"
+
+# The engine reports progress per stage; this is each stage's share of the whole bar.
+_STAGES = {"segment": (0.0, 0.05), "embed A": (0.05, 0.40), "embed B": (0.40, 0.75), "align": (0.75, 0.80),
+           "score": (0.80, 1.0)}
+
+
+def kind_of(pair) -> str:
+    """The pair's alignment category: "1-1", "1-2", ... or only in A / only in B / furniture."""
+    if pair.furniture:
+        return FURNITURE
+    if pair.a and not pair.b:
+        return ONLY_A
+    if pair.b and not pair.a:
+        return ONLY_B
+    return pair.type or f"{len(pair.a)}-{len(pair.b)}"
+
+
+def _marked(text: str, spans: list) -> str:
+    return " · ".join(text[s:e] for s, e, _ in sorted(spans, key=lambda x: x[0]) if 0 <= s < e <= len(text))
+
+
+def pairs_frame(result: Comparison) -> pd.DataFrame:
+    """One row per pair, in document order; `pair` is the pair's position in `result.pairs`."""
+    rows = []
+    for n, p in enumerate(result.pairs):
+        rows.append({
+            "pair": n, "kind": kind_of(p), "type": p.type, "a": " ".join(map(str, p.a)), "b": " ".join(map(str, p.b)),
+            "a_text": p.a_text, "b_text": p.b_text,
+            "flag": p.flag, "cosine": p.cosine, "chrf": p.chrf, "bleu": p.bleu, "ter": p.ter,
+            "confidence": p.confidence, "furniture": bool(p.furniture),
+            "a_marked": _marked(p.a_text, p.a_spans), "b_marked": _marked(p.b_text, p.b_spans),
+            "a_spans": p.a_spans, "b_spans": p.b_spans,
+        })
+    cols = ["pair", "kind", "type", "a", "b", "a_text", "b_text", *SCORES, "confidence", "furniture", "a_marked",
+            "b_marked", "a_spans", "b_spans"]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in (*SCORES, "confidence"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    df["pair"] = df["pair"].astype("int64")
+    return df
+
+
+def scores_present(df: pd.DataFrame) -> list[str]:
+    """The per-pair scores this result has (TER only when it was computed)."""
+    return [s for s in SCORES if s == "flag" or df[s].notna().any()]
+
+
+def kinds_present(df: pd.DataFrame) -> list[str]:
+    """Alignment categories in a stable order: n-m types by size, then the one-sided ones."""
+    found = set(df["kind"])
+    typed = sorted((k for k in found if k not in (ONLY_A, ONLY_B, FURNITURE)), key=_type_order)
+    return typed + [k for k in (ONLY_A, ONLY_B, FURNITURE) if k in found]
+
+
+def _type_order(t: str):
+    try:
+        a, b = t.split("-")
+        return (int(a) + int(b), int(a), t)
+    except ValueError:
+        return (99, 99, t)
+
+
+def slider_bounds(df: pd.DataFrame, score: str) -> tuple[float, float]:
+    lo, hi = BOUNDS[score]
+    vals = df[score].dropna()
+    if len(vals):
+        lo, hi = min(lo, math.floor(float(vals.min()))), max(hi, math.ceil(float(vals.max())))
+    return float(lo), float(hi)
+
+
+def filter_pairs(df: pd.DataFrame, kinds=None, search: str = "", ranges: dict | None = None) -> pd.DataFrame:
+    """Rows whose kind is in `kinds` (None = all), whose A or B text contains `search` (case-insensitive,
+    literal), and whose scores fall in `ranges` {score: (lo, hi)}, inclusive. A pair without a score
+    (a one-sided pair has no cosine) is dropped by a range on that score; pass only ranges that narrow."""
+    mask = pd.Series(True, index=df.index)
+    if kinds is not None:
+        mask &= df["kind"].isin(list(kinds))
+    needle = (search or "").strip().casefold()
+    if needle:
+        mask &= (df["a_text"].str.casefold().str.contains(needle, regex=False)
+                 | df["b_text"].str.casefold().str.contains(needle, regex=False))
+    for score, (lo, hi) in (ranges or {}).items():
+        mask &= df[score].between(lo, hi, inclusive="both")
+    return df[mask]
+
+
+def narrowed(ranges: dict, bounds: dict) -> dict:
+    """Only the ranges that differ from their full bounds (a full range filters nothing, not even blanks)."""
+    return {k: v for k, v in ranges.items() if tuple(v) != tuple(bounds[k])}
+
+
+def sort_pairs(df: pd.DataFrame, by: str = "flag", worst_first: bool = True) -> pd.DataFrame:
+    """Sorted by a score, worst first (high flag/TER, low cosine/chrF/BLEU) or best first; pairs without
+    the score go last; ties keep document order. by="document" gives document order."""
+    if by == "document" or by not in df.columns:
+        return df.sort_values("pair", kind="stable")
+    descending = (by in HIGHER_IS_WORSE) == worst_first
+    key = df[by] if not descending else -df[by]
+    order = pd.DataFrame({"missing": df[by].isna(), "key": key, "pair": df["pair"]}, index=df.index)
+    return df.loc[order.sort_values(["missing", "key", "pair"], kind="stable").index]
+
+
+def page(df: pd.DataFrame, number: int, size: int) -> tuple[pd.DataFrame, int, int]:
+    """The rows of page `number` (1-based, clamped into range), the clamped number and the page count."""
+    size = max(1, int(size))
+    pages = max(1, math.ceil(len(df) / size))
+    number = min(max(1, int(number)), pages)
+    return df.iloc[(number - 1) * size : number * size], number, pages
+
+
+def summary(result: Comparison) -> dict:
+    """Corpus scores with signatures, mean cosine, and counts: aligned pairs by type, one-sided, furniture."""
+    c = result.corpus or {}
+    counts = result.counts()
+    by_type = {k: v for k, v in counts.items() if k not in ("only_in_a", "only_in_b", "furniture") and _two_sided(k)}
+    return {
+        "bleu": c.get("bleu"), "chrf": c.get("chrf"), "ter": c.get("ter"),
+        "bleu_signature": c.get("bleu_signature", ""), "chrf_signature": c.get("chrf_signature", ""),
+        "mean_cosine": c.get("mean_cosine"),
+        "pairs_scored": c.get("pairs_scored", sum(by_type.values())),
+        "by_type": dict(sorted(by_type.items(), key=lambda kv: _type_order(kv[0]))),
+        "only_in_a": counts.get("only_in_a", 0), "only_in_b": counts.get("only_in_b", 0),
+        "furniture": counts.get("furniture", 0),
+        "pairs": len(result.pairs), "a_sentences": len(result.a_sentences), "b_sentences": len(result.b_sentences),
+    }
+
+
+def _two_sided(t: str) -> bool:
+    try:
+        a, b = t.split("-")
+        return int(a) > 0 and int(b) > 0
+    except ValueError:
+        return False
+
+
+def fmt(value, score: str = "") -> str:
+    """A score as shown: fixed digits per score, an en dash for a missing one."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{float(value):.{DIGITS.get(score, 2)}f}"
+
+
+def progress_fraction(stage: str, done: int, total: int) -> float:
+    """The engine's per-stage progress as one fraction of the whole job, for one progress bar."""
+    lo, hi = _STAGES.get(stage, (0.0, 1.0))
+    frac = done / total if total else 1.0
+    return max(0.0, min(1.0, lo + (hi - lo) * min(1.0, frac)))
+
+
+def md_escape(text: str) -> str:
+    """Text safe to put in Streamlit markdown: every markdown or directive character backslash-escaped."""
+    text = " ".join(str(text).split())
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'])", r"\\\1", text)
+
+
+def default_pair(df: pd.DataFrame) -> int:
+    """The pair to show up close first: the worst-flagged aligned pair, else the first pair."""
+    two = df[df["kind"].isin([k for k in df["kind"].unique() if _two_sided(k)])]
+    if len(two):
+        return int(sort_pairs(two, "flag").iloc[0]["pair"])
+    return int(df["pair"].iloc[0]) if len(df) else 0
+
+
+def neighbours(df: pd.DataFrame, n: int, k: int = 2) -> pd.DataFrame:
+    """Pairs n-k .. n+k in document order (the pair itself included)."""
+    return df[(df["pair"] >= n - k) & (df["pair"] <= n + k)].sort_values("pair")
+
+
+def pair_label(row) -> str:
+    """A one-line label for choosing a pair: number, kind, flag and the start of its text."""
+    text = " ".join((row["b_text"] or row["a_text"] or "").split())
+    if len(text) > 70:
+        text = text[:69] + "…"
+    return f"#{row['pair']} · {row['kind']} · flag {fmt(row['flag'], 'flag')} · {text}"
+
+
+# ---- word-level differences ------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+(?:[’'.,\-]\w+)*|[^\w\s]", re.UNICODE)
+
+
+def word_diff(a: str, b: str) -> list[tuple[str, str, str]]:
+    """Word-level differences of A and B as (op, a_chunk, b_chunk), op in equal/delete/insert/replace.
+    Chunks are substrings of the original texts (spacing kept); an equal chunk is given from both sides."""
+    ta = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(a)]
+    tb = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(b)]
+    sm = SequenceMatcher(None, [t[2] for t in ta], [t[2] for t in tb], autojunk=False)
+    out = []
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        ca = _chunk(a, ta, i1, i2)
+        cb = _chunk(b, tb, j1, j2)
+        out.append((op, ca, cb))
+    return out
+
+
+def _chunk(text: str, toks: list, i1: int, i2: int) -> str:
+    """Tokens i1..i2 as written, with a leading space if the text had one before them."""
+    if i1 >= i2:
+        return ""
+    start, end = toks[i1][0], toks[i2 - 1][1]
+    lead = " " if start > 0 and text[start - 1].isspace() else ""
+    return lead + text[start:end]
+
+
+_DEL = "background:#ffd6d6;text-decoration:line-through;color:#8a1c1c"
+_INS = "background:#c9f2c9;text-decoration:none;color:#125c12"
+
+
+def diff_html(ops: list[tuple[str, str, str]]) -> str:
+    """The diff as one line of escaped HTML: words only in A struck through in red, only in B in green."""
+    out = []
+    for op, ca, cb in ops:
+        if op == "equal":
+            out.append(html.escape(cb))
+            continue
+        if ca:
+            lead = " " if ca.startswith(" ") else ""
+            out.append(f'{lead}<del style="{_DEL}" title="only in A">{html.escape(ca.lstrip())}</del>')
+        if cb:
+            lead = " " if cb.startswith(" ") or (ca and op == "replace") else ""
+            out.append(f'{lead}<ins style="{_INS}" title="only in B">{html.escape(cb.lstrip())}</ins>')
+    return "".join(out).strip()
+
+
+# ---- side-by-side HTML -----------------------------------------------------------------------------
+
+_TABLE = "width:100%;border-collapse:collapse;table-layout:fixed;font-size:0.92rem"
+_TH = "text-align:left;padding:6px 8px;border-bottom:2px solid #ccc;background:#f6f6f8"
+_TD = "padding:6px 8px;border-bottom:1px solid #e4e4e8;vertical-align:top;overflow-wrap:anywhere;line-height:1.5"
+_MISSING = "color:#999;font-style:italic"
+
+
+def flag_colour(flag) -> str:
+    """A background for the flag badge: green for low flags through amber to red from 0.5 up."""
+    if flag is None or (isinstance(flag, float) and math.isnan(flag)):
+        return "#eeeeee"
+    hue = 120.0 * (1.0 - min(1.0, max(0.0, float(flag)) / 0.5))
+    return f"hsl({hue:.0f},75%,82%)"
+
+
+def _display(text: str) -> str:
+    # one sentence is one line: the same length, so span offsets still hold
+    return re.sub(r"[\r\n\t\f\v]", " ", text or "")
+
+
+def _side(text: str, spans: list, other_side: str) -> str:
+    if not text:
+        return f'<span style="{_MISSING}">— not in {other_side} —</span>'
+    return highlight_html(_display(text), spans)
+
+
+def _scores_cell(row, scores: list[str]) -> str:
+    badge = (f'<span style="background:{flag_colour(row["flag"])};padding:1px 6px;border-radius:8px;'
+             f'font-weight:600;white-space:nowrap">flag {fmt(row["flag"], "flag")}</span>')
+    rest = " · ".join(f'{LABELS[s]}&nbsp;{fmt(row[s], s)}' for s in scores if s != "flag" and pd.notna(row[s]))
+    return badge + (f'<br><span style="color:#555;font-size:0.85em">{rest}</span>' if rest else "")
+
+
+def pairs_html(rows: pd.DataFrame, scores: list[str] | None = None, current: int | None = None) -> str:
+    """One HTML table, one row per pair: number and kind, A with its spans, B with its spans, scores.
+    A single line with no blank lines, so that markdown treats all of it as one HTML block."""
+    scores = scores or [s for s in SCORES if s != "ter"]
+    head = (f'<table style="{_TABLE}"><colgroup><col style="width:4.5em"><col><col><col style="width:10.5em">'
+            f'</colgroup><thead><tr><th style="{_TH}">#</th><th style="{_TH}">A · reference</th>'
+            f'<th style="{_TH}">B · rendering under review</th><th style="{_TH}">scores</th></tr></thead><tbody>')
+    body = []
+    for _, r in rows.iterrows():
+        style = _TD
+        if r["furniture"]:
+            style += ";color:#888"
+        row_style = ' style="background:#fff8d6;outline:2px solid #e0b000"' if current == r["pair"] else ""
+        body.append(
+            f'<tr{row_style}><td style="{style}"><b>{int(r["pair"])}</b><br>'
+            f'<span style="color:#666;font-size:0.8em;white-space:nowrap">{html.escape(str(r["kind"]))}</span></td>'
+            f'<td style="{style}">{_side(r["a_text"], r["a_spans"], "A")}</td>'
+            f'<td style="{style}">{_side(r["b_text"], r["b_spans"], "B")}</td>'
+            f'<td style="{style}">{_scores_cell(r, scores)}</td></tr>')
+    return head + "".join(body) + "</tbody></table>"
+
+
+def legend_html(kinds=None) -> str:
+    """The span colours, as small marked words."""
+    kinds = kinds or list(SPAN_COLOURS)
+    return "Marked words: " + " ".join(
+        f'<mark style="background:{SPAN_COLOURS[k]};padding:0 4px">{html.escape(k)}</mark>' for k in kinds
+        if k in SPAN_COLOURS)
+
+
+def table_frame(df: pd.DataFrame, scores: list[str] | None = None) -> pd.DataFrame:
+    """The columns the st.dataframe table shows, with readable names."""
+    scores = scores or scores_present(df)
+    cols = {"pair": "#", "kind": "alignment", "a_text": "A (reference)", "b_text": "B (rendering)",
+            **{s: LABELS[s] for s in scores}, "a_marked": "marked in A", "b_marked": "marked in B"}
+    return df[list(cols)].rename(columns=cols).reset_index(drop=True)
+
+
+# ---- charts ----------------------------------------------------------------------------------------
+
+def _short(text: str, n: int = 110) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _chart_data(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[["pair", "kind", *[s for s in SCORES if s in df]]].copy()
+    out["A"] = df["a_text"].map(_short)
+    out["B"] = df["b_text"].map(_short)
+    return out
+
+
+def score_histogram(df: pd.DataFrame, score: str):
+    """The distribution of one score over the pairs that have it."""
+    import altair as alt
+
+    data = df[df[score].notna()][["pair", score]]
+    lo, hi = BOUNDS[score]
+    return (alt.Chart(data, height=180, title=f"{LABELS[score]}")
+            .mark_bar(color="#e4572e" if score in HIGHER_IS_WORSE else "#4c78a8")
+            .encode(x=alt.X(f"{score}:Q", bin=alt.Bin(maxbins=20, extent=[lo, hi] if score != "cosine" else None),
+                            title=LABELS[score]),
+                    y=alt.Y("count():Q", title="pairs"),
+                    tooltip=[alt.Tooltip(f"{score}:Q", bin=True, title=LABELS[score]),
+                             alt.Tooltip("count():Q", title="pairs")]))
+
+
+def flag_along_document(df: pd.DataFrame, window: int = 5):
+    """Each pair's flag in document order, coloured by kind, with a running mean: where does B drift?"""
+    import altair as alt
+
+    data = _chart_data(df[~df["furniture"]])
+    data["running mean"] = data["flag"].rolling(window, center=True, min_periods=1).mean()
+    base = alt.Chart(data, height=260)
+    bars = base.mark_bar().encode(
+        x=alt.X("pair:Q", title="pair (document order)"),
+        y=alt.Y("flag:Q", title="flag (higher = more likely wrong)", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("kind:N", title="alignment"),
+        tooltip=["pair:Q", "kind:N", alt.Tooltip("flag:Q", format=".2f"), "A:N", "B:N"])
+    line = base.mark_line(color="#333", strokeDash=[4, 3]).encode(
+        x="pair:Q", y=alt.Y("running mean:Q"), tooltip=[alt.Tooltip("running mean:Q", format=".2f")])
+    return (bars + line).properties(title=f"Flag along the document (dashed: running mean of {window})")
+
+
+def cosine_vs_chrf(df: pd.DataFrame):
+    """Cosine against chrF for aligned pairs: high cosine with low chrF is a fluent paraphrase;
+    both low is a likely mistranslation."""
+    import altair as alt
+
+    data = _chart_data(df[df["cosine"].notna() & df["chrf"].notna()])
+    points = alt.Chart(data, height=340).mark_circle(size=70, opacity=0.8).encode(
+        x=alt.X("chrf:Q", title="chrF (surface overlap)", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("cosine:Q", title="cosine (meaning)", scale=alt.Scale(zero=False)),
+        color=alt.Color("flag:Q", title="flag", scale=alt.Scale(scheme="redyellowgreen", reverse=True,
+                                                               domain=[0, 1])),
+        tooltip=["pair:Q", "kind:N", alt.Tooltip("cosine:Q", format=".3f"), alt.Tooltip("chrf:Q", format=".1f"),
+                 alt.Tooltip("flag:Q", format=".2f"), "A:N", "B:N"])
+    ymin = float(min(data["cosine"].min(), 0.5)) if len(data) else 0.0
+    notes = pd.DataFrame([
+        {"chrf": 2, "cosine": 1.0, "text": "↖ fluent paraphrase (same meaning, other words)"},
+        {"chrf": 2, "cosine": ymin, "text": "↙ likely mistranslation (both low)"},
+    ])
+    labels = alt.Chart(notes).mark_text(align="left", baseline="middle", color="#666", fontSize=11).encode(
+        x="chrf:Q", y="cosine:Q", text="text:N")
+    return (points + labels).properties(title="Cosine against chrF, one point per aligned pair")
