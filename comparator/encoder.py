@@ -7,7 +7,6 @@ encoder (fast, context-free), useful for tests and for a first look at very long
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from typing import Callable, Sequence
@@ -51,7 +50,7 @@ class Encoder:
 
 
 class HashEncoder(Encoder):
-    """Bag of hashed character 3-5-grams and words. No model, no context, deterministic."""
+    """Bag of hashed character 3-5-grams (with word edges). No model, no context, deterministic."""
 
     name = HASH_MODEL
 
@@ -65,15 +64,26 @@ class HashEncoder(Encoder):
 
     def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        mask = np.uint64(0xFFFFFFFF)
         for row, text in enumerate(texts):
-            low = f" {text.lower()} "
-            feats = [low[i : i + n] for n in (3, 4, 5) for i in range(len(low) - n + 1)] + low.split()
-            for f in feats:
-                h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little")
-                out[row, h % self._dim] += 1.0 if (h >> 32) & 1 else -1.0
-            if not feats:
+            # a polynomial hash of every character 3-, 4- and 5-gram, computed with numpy in one go
+            codes = np.frombuffer(f" {text.lower()} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+            buckets = []
+            for n in (3, 4, 5):
+                if len(codes) < n:
+                    continue
+                h = np.full(len(codes) - n + 1, np.uint64(n * 0x9E3779B1) & mask)
+                for k in range(n):
+                    h = ((h * np.uint64(1000003)) ^ codes[k : len(codes) - n + 1 + k]) & mask
+                h = (h * np.uint64(2654435761)) & mask
+                buckets.append(h)
+            if not buckets:
                 out[row, 0] = 1.0
-            if progress:
+                continue
+            h = np.concatenate(buckets)
+            sign = np.where((h >> np.uint64(31)) & np.uint64(1), 1.0, -1.0)
+            out[row] = np.bincount((h % np.uint64(self._dim)).astype(np.int64), weights=sign, minlength=self._dim)
+            if progress and (row % 500 == 0 or row == len(texts) - 1):
                 progress(row + 1, len(texts))
         return out
 

@@ -33,11 +33,14 @@ def compare(
     encoder: Encoder | None = None,
     ter: bool = False,
     params: align.AlignParams = align.AlignParams(),
+    windows: str = "embed",
     progress: ProgressFn | None = None,
 ) -> Comparison:
     """Compare reference `a` with rendering `b`. Every sentence of both sides ends in exactly one pair."""
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if windows not in WINDOW_MODES:
+        raise InputError(f"unknown window embedding {windows!r}: use one of {', '.join(WINDOW_MODES)}")
     progress = progress or _noop
     doc_a = a if isinstance(a, Document) else read_text(a, "A")
     doc_b = b if isinstance(b, Document) else read_text(b, "B")
@@ -55,7 +58,7 @@ def compare(
     enc = encoder if encoder is not None else (get_encoder(model_name) if need_vectors else None)
 
     if beads is None:
-        beads = _align_units(units_a, units_b, enc, params, progress)
+        beads = _align_units(units_a, units_b, enc, params, progress, windows)
     pairs = _score(units_a, units_b, beads, enc, ter, progress)
 
     scored = [p for p in pairs if p.a and p.b and not p.furniture]
@@ -68,6 +71,7 @@ def compare(
         "model": model_name,
         "ter": ter,
         "align": {k: getattr(params, k) for k in params.__dataclass_fields__},
+        "windows": windows,
         "version": __version__,
         "a_name": doc_a.name,
         "b_name": doc_b.name,
@@ -112,23 +116,40 @@ def _aligned_units(text_a: str, text_b: str):
     return units_a, units_b, beads
 
 
-def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress, side: str) -> align.Windows:
+WINDOW_MODES = ("embed", "mean")
+
+
+def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress, side: str,
+             how: str = "embed") -> align.Windows:
+    """Embeddings of runs of 1..MAX_WINDOW sentences. `embed` runs the model on the joined text of
+    every run; `mean` takes the length-weighted mean of the sentence vectors (no extra model calls)."""
+    lengths = np.array([len(t) for t in texts], dtype=np.float64)
+    report = (lambda d, t: progress(f"embed {side}", d, t))
     vecs = {}
+    if how == "mean":
+        one = encoder.encode(texts, progress=report)
+        vecs[1] = one
+        weighted = one * lengths[:, None]
+        for k in range(2, align.MAX_WINDOW + 1):
+            if len(texts) - k + 1 <= 0:
+                break
+            w = sum(weighted[i : len(texts) - k + 1 + i] for i in range(k))
+            vecs[k] = (w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+        return align.Windows(vecs, lengths, np.asarray(paragraphs))
     all_texts = []
     for k in range(1, align.MAX_WINDOW + 1):
         all_texts.extend(align.window_texts(texts, k))
-    emb = encoder.encode(all_texts, progress=lambda d, t: progress(f"embed {side}", d, t)) if all_texts else None
+    emb = encoder.encode(all_texts, progress=report) if all_texts else None
     start = 0
     for k in range(1, align.MAX_WINDOW + 1):
         count = max(0, len(texts) - k + 1)
         if count:
             vecs[k] = emb[start : start + count]
         start += count
-    lengths = np.array([len(t) for t in texts], dtype=np.float64)
     return align.Windows(vecs, lengths, np.asarray(paragraphs))
 
 
-def _align_units(units_a, units_b, enc, params, progress) -> list[align.Bead]:
+def _align_units(units_a, units_b, enc, params, progress, windows) -> list[align.Bead]:
     content_a = [i for i, u in enumerate(units_a) if not u.furniture]
     content_b = [i for i, u in enumerate(units_b) if not u.furniture]
     if content_a and content_b:

@@ -44,7 +44,16 @@ def kind_of(pair) -> str:
 
 
 def _marked(text: str, spans: list) -> str:
-    return " · ".join(text[s:e] for s, e, _ in sorted(spans, key=lambda x: x[0]) if 0 <= s < e <= len(text))
+    """The marked phrases of one side, "a · b"; spans separated only by spaces read as one phrase."""
+    merged: list[list[int]] = []
+    for s, e, _ in sorted(spans, key=lambda x: x[0]):
+        if not 0 <= s < e <= len(text):
+            continue
+        if merged and s >= merged[-1][1] and not text[merged[-1][1]:s].strip():
+            merged[-1][1] = max(merged[-1][1], e)
+        elif not merged or s >= merged[-1][1]:
+            merged.append([s, e])
+    return " · ".join(" ".join(text[s:e].split()) for s, e in merged)
 
 
 def pairs_frame(result: Comparison) -> pd.DataFrame:
@@ -161,11 +170,11 @@ def _two_sided(t: str) -> bool:
         return False
 
 
-def fmt(value, score: str = "") -> str:
+def fmt(value, score: str = "", digits: int | None = None) -> str:
     """A score as shown: fixed digits per score, an en dash for a missing one."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{float(value):.{DIGITS.get(score, 2)}f}"
+    return f"{float(value):.{DIGITS.get(score, 2) if digits is None else digits}f}"
 
 
 def progress_fraction(stage: str, done: int, total: int) -> float:
@@ -315,11 +324,28 @@ def legend_html(kinds=None) -> str:
 
 
 def table_frame(df: pd.DataFrame, scores: list[str] | None = None) -> pd.DataFrame:
-    """The columns the st.dataframe table shows, with readable names."""
+    """The columns the st.dataframe table shows, with readable names: scores before the long texts."""
     scores = scores or scores_present(df)
-    cols = {"pair": "#", "kind": "alignment", "a_text": "A (reference)", "b_text": "B (rendering)",
-            **{s: LABELS[s] for s in scores}, "a_marked": "marked in A", "b_marked": "marked in B"}
+    cols = {"pair": "#", "kind": "alignment", **{s: LABELS[s] for s in scores}, "b_marked": "marked in B",
+            "a_text": "A (reference)", "b_text": "B (rendering)", "a_marked": "marked in A"}
     return df[list(cols)].rename(columns=cols).reset_index(drop=True)
+
+
+def worst_pairs(df: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """The n aligned pairs (both sides present, not furniture) with the highest flag."""
+    two = df[df["kind"].map(_two_sided)]
+    return sort_pairs(two, "flag").head(n)
+
+
+def one_sided_note(df: pd.DataFrame, limit: int = 8) -> str:
+    """A plain-text line naming the pairs found in only one rendering, e.g. "1 only in A (#19)"."""
+    parts = []
+    for kind in (ONLY_A, ONLY_B):
+        ids = df.loc[df["kind"] == kind, "pair"].tolist()
+        if ids:
+            shown = ", ".join(f"#{i}" for i in ids[:limit]) + (", …" if len(ids) > limit else "")
+            parts.append(f"{len(ids)} sentence{'s' if len(ids) != 1 else ''} {kind} ({shown})")
+    return " and ".join(parts)
 
 
 # ---- charts ----------------------------------------------------------------------------------------
@@ -342,10 +368,13 @@ def score_histogram(df: pd.DataFrame, score: str):
 
     data = df[df[score].notna()][["pair", score]]
     lo, hi = BOUNDS[score]
-    return (alt.Chart(data, height=180, title=f"{LABELS[score]}")
+    if len(data):  # the bins cover the score's usual scale, and any value outside it
+        lo, hi = min(lo, float(data[score].min())), max(hi, float(data[score].max()))
+        if score == "cosine":  # cosines of aligned sentences crowd near 1: zoom to where they are
+            lo = min(0.9, math.floor(float(data[score].min()) * 10) / 10)
+    return (alt.Chart(data, height=170, title=LABELS[score])
             .mark_bar(color="#e4572e" if score in HIGHER_IS_WORSE else "#4c78a8")
-            .encode(x=alt.X(f"{score}:Q", bin=alt.Bin(maxbins=20, extent=[lo, hi] if score != "cosine" else None),
-                            title=LABELS[score]),
+            .encode(x=alt.X(f"{score}:Q", bin=alt.Bin(maxbins=20, extent=[lo, hi]), title=LABELS[score]),
                     y=alt.Y("count():Q", title="pairs"),
                     tooltip=[alt.Tooltip(f"{score}:Q", bin=True, title=LABELS[score]),
                              alt.Tooltip("count():Q", title="pairs")]))
@@ -358,14 +387,16 @@ def flag_along_document(df: pd.DataFrame, window: int = 5):
     data = _chart_data(df[~df["furniture"]])
     data["running mean"] = data["flag"].rolling(window, center=True, min_periods=1).mean()
     base = alt.Chart(data, height=260)
+    last = float(data["pair"].max()) if len(data) else 1.0
     bars = base.mark_bar().encode(
-        x=alt.X("pair:Q", title="pair (document order)"),
+        x=alt.X("pair:Q", title="pair (document order)", scale=alt.Scale(domain=[-0.5, last + 0.5], nice=False),
+                axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("flag:Q", title="flag (higher = more likely wrong)", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("kind:N", title="alignment"),
         tooltip=["pair:Q", "kind:N", alt.Tooltip("flag:Q", format=".2f"), "A:N", "B:N"])
     line = base.mark_line(color="#333", strokeDash=[4, 3]).encode(
         x="pair:Q", y=alt.Y("running mean:Q"), tooltip=[alt.Tooltip("running mean:Q", format=".2f")])
-    return (bars + line).properties(title=f"Flag along the document (dashed: running mean of {window})")
+    return bars + line
 
 
 def cosine_vs_chrf(df: pd.DataFrame):
@@ -388,4 +419,4 @@ def cosine_vs_chrf(df: pd.DataFrame):
     ])
     labels = alt.Chart(notes).mark_text(align="left", baseline="middle", color="#666", fontSize=11).encode(
         x="chrf:Q", y="cosine:Q", text="text:N")
-    return (points + labels).properties(title="Cosine against chrF, one point per aligned pair")
+    return points + labels
