@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default=None,
                    help="sentence-transformers model folder or name (default: the packaged all-MiniLM-L6-v2; "
                         "'hash' for a model-free encoder)")
+    s.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
+                   help="how the model runs: auto (ONNX Runtime where the model allows, else torch), onnx, torch")
+    s.add_argument("--windows", choices=["embed", "mean"], default="embed",
+                   help="merged-sentence vectors for alignment: embed the joined text (default) or average")
     s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
     s.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="always show a progress bar on stderr")
@@ -72,7 +76,8 @@ def _run_score(args) -> int:
     show = args.progress
     if show is None:
         show = sys.stderr.isatty() and (len(doc_a.text) + len(doc_b.text)) > 20_000
-    result = compare(doc_a, doc_b, mode=args.mode, model=args.model, ter=args.ter,
+    result = compare(doc_a, doc_b, mode=args.mode, model=args.model, backend=args.backend, ter=args.ter,
+                     windows=args.windows,
                      progress=_Bar(sys.stderr) if show else None)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -23,6 +23,7 @@ Progress = Callable[[int, int], None]
 
 class Encoder:
     name: str = ""
+    backend: str = ""
 
     def __init__(self) -> None:
         self._cache: dict[str, np.ndarray] = {}
@@ -53,6 +54,7 @@ class HashEncoder(Encoder):
     """Bag of hashed character 3-5-grams (with word edges). No model, no context, deterministic."""
 
     name = HASH_MODEL
+    backend = "hash"
 
     def __init__(self, dim: int = 512) -> None:
         super().__init__()
@@ -89,6 +91,8 @@ class HashEncoder(Encoder):
 
 
 class SentenceTransformerEncoder(Encoder):
+    backend = "torch"
+
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
         super().__init__()
         self.name = model
@@ -124,6 +128,166 @@ class SentenceTransformerEncoder(Encoder):
             n = min(len(offsets), len(vec))
             out.append((offsets[:n], vec[:n]))
         return out
+
+
+class OnnxEncoder(Encoder):
+    """The same transformer run by ONNX Runtime: no torch import at run time, about half the memory.
+
+    The ONNX graph is exported once from the model folder's own weights (with torch, offline) and kept
+    in the cache folder, keyed by the weights' hash; later runs only load it. Only models whose
+    sentence-transformers pipeline is Transformer + mean pooling (+ Normalize) qualify; others use torch.
+    """
+
+    backend = "onnx"
+
+    def __init__(self, model: str, folder: str, batch_size: int = 32) -> None:
+        super().__init__()
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = model
+        self.batch_size = batch_size
+        conf = _read_json(os.path.join(folder, "sentence_bert_config.json"))
+        self.max_len = int(conf.get("max_seq_length") or 256)
+        self._tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+        self._tok.no_padding()
+        self._tok.enable_truncation(self.max_len)
+        path = _onnx_file(folder)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 8))
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._dim = int(_read_json(os.path.join(folder, "config.json")).get("hidden_size") or 384)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _hidden(self, encs):
+        longest = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), longest), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for r, e in enumerate(encs):
+            ids[r, : len(e.ids)] = e.ids
+            mask[r, : len(e.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+        return hidden, mask
+
+    def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        # texts arrive sorted by length, so each batch pads little
+        for start in range(0, len(texts), self.batch_size):
+            encs = self._tok.encode_batch(texts[start : start + self.batch_size])
+            hidden, mask = self._hidden(encs)
+            m = mask[..., None].astype(np.float32)
+            out[start : start + len(encs)] = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+            if progress and (start // self.batch_size) % 8 == 0:
+                progress(min(start + self.batch_size, len(texts)), len(texts))
+        if progress and texts:
+            progress(len(texts), len(texts))
+        return out
+
+    def token_embeddings(self, texts: Sequence[str]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
+        """Contextual token vectors with their character offsets ([CLS]/[SEP] left out)."""
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            encs = self._tok.encode_batch(list(texts[start : start + self.batch_size]))
+            hidden, _ = self._hidden(encs)
+            for r, e in enumerate(encs):
+                keep = [k for k, sp in enumerate(e.special_tokens_mask) if not sp][: len(e.ids)]
+                out.append(([tuple(e.offsets[k]) for k in keep], hidden[r, keep]))
+        return out
+
+
+def cache_dir() -> str:
+    """Where exported models and other derived files are kept (MT_COMPARATOR_CACHE overrides)."""
+    base = os.environ.get("MT_COMPARATOR_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "mt-comparator")
+    return base
+
+
+def _read_json(path: str) -> dict:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        return data if isinstance(data, dict) else {"_list": data}
+    except (OSError, ValueError):
+        return {}
+
+
+def onnx_compatible(folder: str) -> bool:
+    """True when the folder is a BERT-like sentence-transformers model with mean pooling."""
+    modules = _read_json(os.path.join(folder, "modules.json")).get("_list") or []
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules if isinstance(m, dict)]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return False
+    pool_dir = next((m.get("path") for m in modules if m.get("type", "").endswith("Pooling")), "1_Pooling")
+    pool = _read_json(os.path.join(folder, pool_dir, "config.json"))
+    other = [k for k, v in pool.items() if k.startswith("pooling_mode_") and v and k != "pooling_mode_mean_tokens"]
+    return bool(pool.get("pooling_mode_mean_tokens")) and not other and os.path.exists(
+        os.path.join(folder, "tokenizer.json"))
+
+
+def _weights_key(folder: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith((".safetensors", ".bin")) or name in ("config.json", "tokenizer.json"):
+            st = os.stat(os.path.join(folder, name))
+            h.update(f"{name}:{st.st_size}".encode())
+            with open(os.path.join(folder, name), "rb") as fh:
+                h.update(fh.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def _onnx_file(folder: str) -> str:
+    """The cached ONNX export of a model folder, made on first use (atomic, so concurrent runs are safe)."""
+    target_dir = os.path.join(cache_dir(), "onnx", _weights_key(folder))
+    target = os.path.join(target_dir, "model.onnx")
+    if os.path.exists(target):
+        return target
+    os.makedirs(target_dir, exist_ok=True)
+    import tempfile
+
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(folder, attn_implementation="eager", local_files_only=True).eval()
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    ids = torch.ones((2, 8), dtype=torch.long)
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "token_type_ids": {0: "batch", 1: "seq"}, "last_hidden_state": {0: "batch", 1: "seq"}}
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=target_dir)
+    os.close(fd)
+    import warnings
+
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Hidden(model), (ids, ids, torch.zeros_like(ids)), tmp,
+                              input_names=["input_ids", "attention_mask", "token_type_ids"],
+                              output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
 
 
 def default_model_path() -> str:
@@ -165,12 +329,38 @@ _ENCODERS: dict[str, Encoder] = {}
 _ENCODERS_LOCK = threading.Lock()
 
 
-def get_encoder(model: str | None = None) -> Encoder:
-    """The shared encoder for a model name or folder, loaded once per process."""
+BACKENDS = ("auto", "onnx", "torch")
+
+
+def _make_encoder(model: str, backend: str) -> Encoder:
+    if model == HASH_MODEL:
+        return HashEncoder()
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    folder = default_model_path() if model == DEFAULT_MODEL else os.path.expanduser(model)
+    if backend != "torch" and os.path.isdir(folder) and onnx_compatible(folder):
+        try:
+            return OnnxEncoder(model, folder)
+        except InputError:
+            raise
+        except Exception as exc:  # export or runtime unavailable: the torch path gives the same vectors
+            if backend == "onnx":
+                raise InputError(f"cannot run {model!r} with ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
+    elif backend == "onnx":
+        raise InputError(f"{model!r} is not a local mean-pooling sentence-transformers folder; use --backend torch")
+    return SentenceTransformerEncoder(model)
+
+
+def get_encoder(model: str | None = None, backend: str = "auto") -> Encoder:
+    """The shared encoder for a model name or folder, loaded once per process.
+
+    backend `auto` runs the model with ONNX Runtime where it can (same vectors, faster start, less
+    memory) and with torch otherwise."""
     model = model or DEFAULT_MODEL
+    key = f"{model}\0{backend}"
     with _ENCODERS_LOCK:
-        enc = _ENCODERS.get(model)
+        enc = _ENCODERS.get(key)
         if enc is None:
-            enc = HashEncoder() if model == HASH_MODEL else SentenceTransformerEncoder(model)
-            _ENCODERS[model] = enc
+            enc = _make_encoder(model, backend)
+            _ENCODERS[key] = enc
         return enc

@@ -30,6 +30,7 @@ def compare(
     b: str | Document,
     mode: str = "text",
     model: str | None = None,
+    backend: str = "auto",
     encoder: Encoder | None = None,
     ter: bool = False,
     params: align.AlignParams = align.AlignParams(),
@@ -55,7 +56,7 @@ def compare(
 
     model_name = model or (encoder.name if encoder is not None else DEFAULT_MODEL)
     need_vectors = any(not u.furniture for u in units_a) and any(not u.furniture for u in units_b)
-    enc = encoder if encoder is not None else (get_encoder(model_name) if need_vectors else None)
+    enc = encoder if encoder is not None else (get_encoder(model_name, backend) if need_vectors else None)
 
     if beads is None:
         beads = _align_units(units_a, units_b, enc, params, progress, windows)
@@ -69,6 +70,7 @@ def compare(
     settings = {
         "mode": mode,
         "model": model_name,
+        "backend": enc.backend if enc is not None else None,
         "ter": ter,
         "align": {k: getattr(params, k) for k in params.__dataclass_fields__},
         "windows": windows,

@@ -1,79 +1,197 @@
 """Awkward-phrasing spans inside a pair, and the pair's flag.
 
-Words of A and B are matched exactly (case-insensitive, in order, via difflib), then leftovers that
-occur on both sides are matched out of order (reordering). What stays unmatched becomes typed spans:
-omission (only in A), addition (only in B), substitution (both sides of a replaced stretch), reorder,
-number, name, punctuation damage ("said. ."), broken sentence boundary ("at the time. that") and
-repetition. Offsets are character offsets into the pair's `a_text` / `b_text`.
+Spans
+-----
+Words and punctuation marks of A and B are matched in three passes:
+
+1. exactly and in order (case-insensitive, quotes and dashes folded; difflib's longest matching blocks);
+2. the same word left over on both sides, in another place: a reordering ("groups armed" / "armed groups");
+3. inside each stretch that differs, words that are spelled almost alike (inflection, misspelling,
+   "2,500" / "2,050"): a substitution of that word, not an omission plus an addition.
+
+What stays unmatched becomes typed spans, as character offsets into `a_text` / `b_text`: omission (only in
+A), addition (only in B), substitution (both sides of a replaced stretch), reorder, number (a token with a
+digit), name (a capitalised word that does not start the sentence) and punctuation. Damage visible in B's
+own text and absent from A is added on B's side: a broken sentence boundary ("at the time. that"),
+punctuation damage ("said. .", ",."), and a repeated word ("published published").
+
+Flag
+----
+One number in [0, 1), higher = more likely wrong, from what differs inside the pair, per word of the
+reference (the reference's length is the same for every rendering of it, so one more error in a rendering
+always costs more, and a shorter rendering is not rewarded for dropping words):
+
+    cost = (sum over spans of WEIGHTS[kind] x tokens in the span) / tokens of A      the typed differences
+         + TOKEN_WEIGHT x (2 x sum over A tokens of (1 - best similarity in B)
+                           + sum over B tokens of (1 - best similarity in A)) / tokens of A
+                                                       meaning not carried over, when token vectors are given
+         + CHRF_WEIGHT x (1 - chrF / 100)              character-level distance of the whole sentence
+         + COSINE_WEIGHT x (1 - cosine)                sentence meaning, when no token vectors are given
+    flag = cost / (cost + SCALE)
+
+The weights, and why:
+- WEIGHTS: an exact match costs nothing; a substituted word costs less than a dropped or an added one (a
+  substitution is usually a rewording, and both its sides are counted); broken structure (boundary,
+  repetition, damaged punctuation) and changed facts (number, name) cost the most; a moved word costs
+  less than a dropped one (paraphrases move words) and a plain punctuation difference little (commas and
+  hyphens vary in good renderings).
+- Token vectors (contextual embeddings from the sentence model, matched greedily as in BERTScore) tell a
+  rewording ("spate"/"wave": a close vector is found) from a loss (nothing close is found), which words
+  alone cannot. Reference tokens count twice: a reference word left without a counterpart is lost meaning,
+  an extra rendering word is mostly only clutter.
+- chrF keeps the flag sensitive to small changes inside words; the cosine stands in for the token vectors
+  when they are not given.
+- SCALE maps the cost into [0, 1): a cost of SCALE gives 0.5, the dashboard's red.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
+
+import numpy as np
 
 SPAN_KINDS = (
     "omission", "addition", "substitution", "reorder", "number", "name",
     "punctuation", "boundary", "repetition",
 )
 
-_TOKEN = re.compile(r"\w+(?:[’'.\-]\w+)*|[^\w\s]", re.UNICODE)
-_DIGIT = re.compile(r"\d")
+# How much one token of each kind of span costs, against one reference token.
+WEIGHTS = {
+    "omission": 1.0, "addition": 1.0, "substitution": 0.5, "reorder": 0.5, "number": 2.0, "name": 1.5,
+    "punctuation": 0.5, "boundary": 2.0, "repetition": 1.5,
+}
+TOKEN_WEIGHT = 1.0
+CHRF_WEIGHT = 1.0
+COSINE_WEIGHT = 1.0
+SCALE = 0.5
+
+# When several kinds cover the same characters, the span takes the strongest evidence.
+_PRIORITY = {k: n for n, k in enumerate(
+    ("boundary", "repetition", "number", "name", "punctuation", "reorder", "substitution", "omission", "addition"))}
+
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*[^\W\d_]*|[^\W\d_]+(?:['’.][^\W\d_]+)*|\w+|[^\w\s]", re.UNICODE)
+_FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'",
+                       "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-"})
 
 
 def tokens(text: str) -> list[tuple[int, int, str]]:
-    out = []
-    for m in _TOKEN.finditer(text):
-        key = unicodedata.normalize("NFKC", m.group()).lower().replace("’", "'")
-        out.append((m.start(), m.end(), key))
-    return out
+    """(start, end, key) for each word or punctuation mark; the key is folded for matching."""
+    return [(m.start(), m.end(), unicodedata.normalize("NFKC", m.group()).lower().translate(_FOLD))
+            for m in _TOKEN.finditer(text)]
 
 
 def _is_punct(key: str) -> bool:
     return not any(ch.isalnum() for ch in key)
 
 
-def _kind(tok_text: str, key: str, base: str, at_start: bool) -> str:
+def _near(x: str, y: str) -> bool:
+    """Spelled almost alike: the same word inflected or misspelled, or a number with a digit changed."""
+    if _is_punct(x) or _is_punct(y) or min(len(x), len(y)) < 3:
+        return False
+    return SequenceMatcher(None, x, y, autojunk=False).ratio() >= 0.75
+
+
+@lru_cache(maxsize=4096)
+def _match(a_text: str, b_text: str):
+    """Tokens of both sides and, for each token, its status: None (unmatched), 'equal', 'reorder' or
+    'near', with the index of the diff block it belongs to."""
+    ta, tb = tokens(a_text), tokens(b_text)
+    ka, kb = [t[2] for t in ta], [t[2] for t in tb]
+    sa: list = [None] * len(ta)
+    sb: list = [None] * len(tb)
+    block_a = [0] * len(ta)
+    block_b = [0] * len(tb)
+    blocks = []  # (op, i1, i2, j1, j2) of the stretches that differ
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
+        if op == "equal":
+            for i, j in zip(range(i1, i2), range(j1, j2)):
+                sa[i] = sb[j] = "equal"
+            continue
+        for i in range(i1, i2):
+            block_a[i] = len(blocks)
+        for j in range(j1, j2):
+            block_b[j] = len(blocks)
+        blocks.append((op, i1, i2, j1, j2))
+    # the same word left over on both sides: moved
+    left_b: dict[str, list[int]] = {}
+    for j, s in enumerate(sb):
+        if s is None and not _is_punct(kb[j]):
+            left_b.setdefault(kb[j], []).append(j)
+    for i, s in enumerate(sa):
+        js = left_b.get(ka[i]) if s is None else None
+        if js:
+            j = js.pop(0)
+            sa[i] = sb[j] = "reorder"
+    # inside one differing stretch, a word spelled almost alike: the same word changed
+    for op, i1, i2, j1, j2 in blocks:
+        if op != "replace":
+            continue
+        for i in range(i1, i2):
+            if sa[i] is not None:
+                continue
+            for j in range(j1, j2):
+                if sb[j] is None and _near(ka[i], kb[j]):
+                    sa[i] = sb[j] = "near"
+                    break
+    return ta, tb, sa, sb, block_a, block_b, blocks
+
+
+def _sentence_start(toks, i: int) -> bool:
+    return i == 0 or toks[i - 1][2] in (".", "!", "?", '"', ":")
+
+
+def _kind(text: str, toks, i: int, base: str) -> str:
+    start, end, key = toks[i]
     if _is_punct(key):
         return "punctuation"
-    if _DIGIT.search(key):
+    if any(ch.isdigit() for ch in key):
         return "number"
-    if base == "substitution" and tok_text[:1].isupper() and not at_start:
+    if text[start:end][:1].isupper() and not _sentence_start(toks, i):
         return "name"
     return base
 
 
 def _merge(spans: list[list], text: str) -> list[list]:
-    spans.sort()
+    """Join touching spans of one kind and overlapping spans of any kind (the strongest kind wins)."""
+    spans.sort(key=lambda s: (s[0], -s[1]))
     out: list[list] = []
     for s in spans:
-        if out and out[-1][2] == s[2] and not text[out[-1][1] : s[0]].strip():
-            out[-1][1] = max(out[-1][1], s[1])
-        elif out and s[0] < out[-1][1]:
+        if out and s[0] < out[-1][1]:
+            last = out[-1]
+            last[1] = max(last[1], s[1])
+            if _PRIORITY[s[2]] < _PRIORITY[last[2]]:
+                last[2] = s[2]
+        elif out and out[-1][2] == s[2] and not text[out[-1][1]: s[0]].strip():
             out[-1][1] = max(out[-1][1], s[1])
         else:
             out.append(list(s))
     return out
 
 
-_BOUNDARY = re.compile(r"[.!?]\s+(?=[a-z])")
-_PUNCT_REPEAT = re.compile(r"([.,;:!?])(\s*\1)+|[,;:]\s*[.!?]|\s[.,;:](?=\s|$)")
+_BOUNDARY = re.compile(r"(?<=\w\w)[.!?]\s+(?=[a-z])")
+_ABBREV = {"etc", "vs", "approx", "incl", "esp", "cf", "al", "ca", "viz", "no", "nos", "pp", "vol"}
+_PUNCT_DAMAGE = re.compile(r"([.,;:!?])(\s*\1)+|[,;:]\s*[.!?]|\s[.,;:!?](?=\s|$)")
 _WORD_REPEAT = re.compile(r"\b(\w+)(\s+\1\b)+", re.IGNORECASE)
 
 
 def _surface_spans(text: str, other: str) -> list[list]:
     """Damage visible in one side's text alone, reported where the other side does not have it."""
     out = []
+    low_other = other.lower()
     for m in _BOUNDARY.finditer(text):
+        word = re.search(r"(\w+)$", text[: m.start()]).group(1)
+        if word.lower() in _ABBREV or re.search(r"\w\.\w+$", text[: m.start()]):
+            continue
         end = m.end() + len(re.match(r"\w*", text[m.end():]).group())
-        if text[m.start():end] not in other:
+        if text[m.start(): end].lower() not in low_other:
             out.append([m.start(), end, "boundary"])
-    for m in _PUNCT_REPEAT.finditer(text):
-        if m.group().strip() not in other or text.count(m.group()) > other.count(m.group()):
-            s, e = m.start(), m.end()
-            while s < e and text[s].isspace():
-                s += 1
-            out.append([s, e, "punctuation"])
+    for m in _PUNCT_DAMAGE.finditer(text):
+        g = m.group().strip()
+        if text.count(m.group()) > other.count(m.group()) or g not in other:
+            s = m.start() + len(m.group()) - len(m.group().lstrip())
+            out.append([s, m.end(), "punctuation"])
     for m in _WORD_REPEAT.finditer(text):
         if not re.search(re.escape(m.group()), other, re.IGNORECASE):
             out.append([m.start(), m.end(), "repetition"])
@@ -82,62 +200,76 @@ def _surface_spans(text: str, other: str) -> list[list]:
 
 def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
     """Typed spans [start, end, kind] on each side of a pair."""
-    if not b_text:
-        return ([[0, len(a_text), "omission"]] if a_text else []), []
-    if not a_text:
+    if not b_text.strip():
+        return ([[0, len(a_text), "omission"]] if a_text.strip() else []), []
+    if not a_text.strip():
         return [], [[0, len(b_text), "addition"]]
-    ta, tb = tokens(a_text), tokens(b_text)
-    ka, kb = [t[2] for t in ta], [t[2] for t in tb]
-    kind_a: dict[int, str] = {}
-    kind_b: dict[int, str] = {}
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
-        if op == "equal":
+    ta, tb, sa, sb, block_a, block_b, blocks = _match(a_text, b_text)
+    # a stretch with leftovers on both sides is a substitution; on one side only, an omission or addition
+    open_a = {block_a[i] for i, s in enumerate(sa) if s is None}
+    open_b = {block_b[j] for j, s in enumerate(sb) if s is None}
+    a_spans, b_spans = [], []
+    for i, s in enumerate(sa):
+        if s == "equal":
             continue
-        base = {"replace": "substitution", "delete": "omission", "insert": "addition"}[op]
-        for i in range(i1, i2):
-            kind_a[i] = "omission" if base == "addition" else base
-        for j in range(j1, j2):
-            kind_b[j] = "addition" if base == "omission" else base
-    # words left over on both sides: the same word in another place is a reordering
-    left_b: dict[str, list[int]] = {}
-    for j in sorted(kind_b):
-        if not _is_punct(kb[j]):
-            left_b.setdefault(kb[j], []).append(j)
-    for i in sorted(kind_a):
-        js = left_b.get(ka[i])
-        if js:
-            j = js.pop(0)
-            kind_a[i] = kind_b[j] = "reorder"
-    a_spans = [[ta[i][0], ta[i][1], _kind(a_text[ta[i][0]:ta[i][1]], ka[i], k, i == 0)]
-               for i, k in kind_a.items()]
-    b_spans = [[tb[j][0], tb[j][1], _kind(b_text[tb[j][0]:tb[j][1]], kb[j], k, j == 0 or kb[j - 1] in ".!?")]
-               for j, k in kind_b.items()]
-    # a lone punctuation difference inside a substitution is part of it, not punctuation damage
+        base = {"reorder": "reorder", "near": "substitution"}.get(s) or (
+            "substitution" if block_a[i] in open_b else "omission")
+        a_spans.append([ta[i][0], ta[i][1], _kind(a_text, ta, i, base)])
+    for j, s in enumerate(sb):
+        if s == "equal":
+            continue
+        base = {"reorder": "reorder", "near": "substitution"}.get(s) or (
+            "substitution" if block_b[j] in open_a else "addition")
+        b_spans.append([tb[j][0], tb[j][1], _kind(b_text, tb, j, base)])
     b_spans += _surface_spans(b_text, a_text)
     return _merge(a_spans, a_text), _merge(b_spans, b_text)
 
 
-# How much each kind of unmatched material says "wrong" rather than "reworded".
-WEIGHTS = {
-    "omission": 1.0, "addition": 0.8, "substitution": 0.5, "reorder": 1.0, "number": 1.5, "name": 1.2,
-    "punctuation": 0.6, "boundary": 1.5, "repetition": 1.2,
-}
+def _token_cost(tok) -> float | None:
+    """Meaning not carried over, from contextual token vectors of both sides (BERTScore-style greedy
+    matching): reference tokens count twice, per reference token. None when not usable."""
+    (oa, va), (ob, vb) = tok
+    keep_a = [k for k, o in enumerate(oa) if o[1] > o[0]]
+    keep_b = [k for k, o in enumerate(ob) if o[1] > o[0]]
+    if not keep_a or not keep_b:
+        return None
+    va = np.asarray(va, dtype=np.float32)[keep_a]
+    vb = np.asarray(vb, dtype=np.float32)[keep_b]
+    va = va / np.maximum(np.linalg.norm(va, axis=1, keepdims=True), 1e-9)
+    vb = vb / np.maximum(np.linalg.norm(vb, axis=1, keepdims=True), 1e-9)
+    sim = va @ vb.T
+    lost = (1.0 - sim.max(axis=1)).sum()
+    extra = (1.0 - sim.max(axis=0)).sum()
+    return float((2.0 * lost + extra) / len(keep_a))
+
+
+def cost(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
+         cosine: float | None = None, token_vectors=None) -> dict:
+    """The parts of the flag's cost, by name (see the module docstring)."""
+    n = max(1, len(tokens(a_text)))
+    typed = 0.0
+    for text, sp in ((a_text, a_spans), (b_text, b_spans)):
+        for s, e, k in sp:
+            typed += WEIGHTS.get(k, 1.0) * max(1, len(tokens(text[s:e])))
+    parts = {"spans": typed / n}
+    tok = _token_cost(token_vectors) if token_vectors is not None else None
+    if tok is not None:
+        parts["tokens"] = TOKEN_WEIGHT * tok
+    elif cosine is not None:
+        parts["cosine"] = COSINE_WEIGHT * (1.0 - cosine)
+    if chrf is not None:
+        parts["chrf"] = CHRF_WEIGHT * (1.0 - chrf / 100.0)
+    return parts
 
 
 def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
-         cosine: float | None = None) -> float:
-    """Higher = more likely awkward or wrong, in [0, 1]. Half is chrF's distance, half the weighted
-    share of each side's tokens that sit in spans (structural damage counts more than rewording)."""
-    if not a_text or not b_text:
+         cosine: float | None = None, token_vectors: tuple | None = None) -> float:
+    """Higher = more likely awkward or wrong, in [0, 1]; 1.0 for a sentence with no counterpart.
+
+    `token_vectors`, optional: contextual token vectors of both sides, ((a_offsets, a_vectors), (b_offsets,
+    b_vectors)) as `SentenceTransformerEncoder.token_embeddings` returns them for [a, b]; offsets of
+    special tokens are (0, 0) and are skipped."""
+    if not a_text.strip() or not b_text.strip():
         return 1.0
-
-    def damage(text: str, sp: list) -> float:
-        n = max(1, len(tokens(text)))
-        hit = sum(WEIGHTS.get(k, 1.0) * len(tokens(text[s:e])) for s, e, k in sp)
-        return min(1.0, hit / n)
-
-    d = 0.5 * (damage(a_text, a_spans) + damage(b_text, b_spans))
-    structural = sum(1 for _, _, k in a_spans + b_spans if k in ("boundary", "reorder", "number", "punctuation",
-                                                                    "repetition", "name"))
-    base = 1.0 - (chrf or 0.0) / 100.0
-    return round(min(1.0, 0.5 * base + 0.5 * d + 0.05 * min(structural, 4)), 4)
+    c = sum(cost(a_text, b_text, a_spans, b_spans, chrf, cosine, token_vectors).values())
+    return round(c / (c + SCALE), 6)

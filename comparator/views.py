@@ -177,6 +177,18 @@ def fmt(value, score: str = "", digits: int | None = None) -> str:
     return f"{float(value):.{DIGITS.get(score, 2) if digits is None else digits}f}"
 
 
+_NEXT = {"segment": "embedding the sentences of A", "embed A": "embedding the sentences of B",
+         "embed B": "aligning the sentences", "align": "scoring the pairs", "score": "done"}
+
+
+def progress_text(stage: str, done: int, total: int) -> str:
+    """What the bar says: the engine reports a stage when a step of it ends, so a finished stage names the
+    one now running (embedding and aligning a long text can take a while between reports)."""
+    if total and done >= total:
+        return f"Scoring: {_NEXT.get(stage, stage)}…"
+    return f"Scoring: {stage}, {done} of {total}"
+
+
 def progress_fraction(stage: str, done: int, total: int) -> float:
     """The engine's per-stage progress as one fraction of the whole job, for one progress bar."""
     lo, hi = _STAGES.get(stage, (0.0, 1.0))
@@ -188,6 +200,14 @@ def md_escape(text: str) -> str:
     """Text safe to put in Streamlit markdown: every markdown or directive character backslash-escaped."""
     text = " ".join(str(text).split())
     return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'])", r"\\\1", text)
+
+
+def sentence_ref(indices: str) -> str:
+    """ "3" -> "sentence 3", "3 4" -> "sentences 3, 4", "" -> "no sentence"."""
+    parts = str(indices or "").split()
+    if not parts:
+        return "no sentence"
+    return ("sentence " if len(parts) == 1 else "sentences ") + ", ".join(parts)
 
 
 def default_pair(df: pd.DataFrame) -> int:
@@ -287,6 +307,8 @@ def _side(text: str, spans: list, other_side: str) -> str:
 
 
 def _scores_cell(row, scores: list[str]) -> str:
+    if row["furniture"]:
+        return f'<span style="{_MISSING}">page furniture, not scored</span>'
     badge = (f'<span style="background:{flag_colour(row["flag"])};padding:1px 6px;border-radius:8px;'
              f'font-weight:600;white-space:nowrap">flag {fmt(row["flag"], "flag")}</span>')
     rest = " · ".join(f'{LABELS[s]}&nbsp;{fmt(row[s], s)}' for s in scores if s != "flag" and pd.notna(row[s]))
@@ -363,10 +385,10 @@ def _chart_data(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_histogram(df: pd.DataFrame, score: str):
-    """The distribution of one score over the pairs that have it."""
+    """The distribution of one score over the pairs that have it (page furniture is not scored)."""
     import altair as alt
 
-    data = df[df[score].notna()][["pair", score]]
+    data = df[df[score].notna() & ~df["furniture"]][["pair", score]]
     lo, hi = BOUNDS[score]
     if len(data):  # the bins cover the score's usual scale, and any value outside it
         lo, hi = min(lo, float(data[score].min())), max(hi, float(data[score].max()))

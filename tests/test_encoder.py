@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from comparator.encoder import HashEncoder, get_encoder, onnx_compatible, default_model_path
+from comparator.errors import InputError
+
+TEXTS = ["The cat sat on the mat.", "A cat was sitting on the mat.", "Interest rates rose again in March.",
+         "He told the reporters. that the wall was built to resist a flood."]
+
+
+def test_hash_encoder_is_normalised_deterministic_and_meaningful():
+    v = HashEncoder().encode(TEXTS)
+    assert v.shape == (4, 512) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert np.array_equal(v, HashEncoder().encode(TEXTS))
+    assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_each_distinct_text_is_embedded_once():
+    enc = HashEncoder()
+    calls = []
+    orig = enc._embed
+    enc._embed = lambda texts, progress: calls.append(list(texts)) or orig(texts, progress)
+    enc.encode(["a b c", "a b c", "d e f"])
+    enc.encode(["d e f", "g h i"])
+    assert calls == [["a b c", "d e f"], ["g h i"]]
+
+
+def test_default_model_is_packaged_and_onnx_ready():
+    assert onnx_compatible(default_model_path())
+
+
+def test_onnx_backend_gives_the_torch_vectors(model_encoder):
+    torch_enc = get_encoder(backend="torch")
+    assert model_encoder.backend == "onnx" and torch_enc.backend == "torch"
+    a, b = model_encoder.encode(TEXTS), torch_enc.encode(TEXTS)
+    assert np.abs(a - b).max() < 1e-4
+    sims = a @ a.T
+    assert sims[0, 1] > 0.8 and sims[0, 2] < 0.3
+
+
+def test_token_embeddings_have_offsets(model_encoder):
+    (offsets, vecs), = model_encoder.token_embeddings(["He told the reporters."])
+    assert len(offsets) == len(vecs) and vecs.shape[1] == 384
+    assert "He told the reporters."[offsets[0][0]:offsets[0][1]] == "he".capitalize()
+
+
+def test_unknown_model_folder_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="cannot load model"):
+        get_encoder(str(tmp_path / "nope"))
+    with pytest.raises(InputError, match="backend"):
+        get_encoder("all-MiniLM-L6-v2", backend="gpu")
