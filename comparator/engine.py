@@ -119,35 +119,32 @@ def _aligned_units(text_a: str, text_b: str):
 
 
 WINDOW_MODES = ("embed", "mean")
+LONG_WINDOW_CHARS = 1200  # about the 256 word pieces a MiniLM input holds
 
 
 def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress, side: str,
              how: str = "embed") -> align.Windows:
-    """Embeddings of runs of 1..MAX_WINDOW sentences. `embed` runs the model on the joined text of
-    every run; `mean` takes the length-weighted mean of the sentence vectors (no extra model calls)."""
+    """Vectors of runs of 1..MAX_WINDOW sentences. `mean` takes the length-weighted mean of the
+    sentence vectors (no extra model calls); `embed` runs the model on the joined text of each run,
+    except runs too long for the model's input, which would be cut short and so keep the mean."""
     lengths = np.array([len(t) for t in texts], dtype=np.float64)
-    report = (lambda d, t: progress(f"embed {side}", d, t))
-    vecs = {}
-    if how == "mean":
-        one = encoder.encode(texts, progress=report)
-        vecs[1] = one
-        weighted = one * lengths[:, None]
-        for k in range(2, align.MAX_WINDOW + 1):
-            if len(texts) - k + 1 <= 0:
-                break
-            w = sum(weighted[i : len(texts) - k + 1 + i] for i in range(k))
-            vecs[k] = (w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-9)).astype(np.float32)
-        return align.Windows(vecs, lengths, np.asarray(paragraphs))
-    all_texts = []
-    for k in range(1, align.MAX_WINDOW + 1):
-        all_texts.extend(align.window_texts(texts, k))
-    emb = encoder.encode(all_texts, progress=report) if all_texts else None
-    start = 0
-    for k in range(1, align.MAX_WINDOW + 1):
-        count = max(0, len(texts) - k + 1)
-        if count:
-            vecs[k] = emb[start : start + count]
-        start += count
+    joined = {k: align.window_texts(texts, k) for k in range(2, align.MAX_WINDOW + 1)}
+    embed = {k: [n for n, t in enumerate(w) if len(t) <= LONG_WINDOW_CHARS] if how == "embed" else []
+             for k, w in joined.items()}
+    # one call, so that batches of similar length form across sentences and windows
+    encoder.encode(list(texts) + [joined[k][n] for k in joined for n in embed[k]],
+                   progress=lambda d, t: progress(f"embed {side}", d, t))
+    one = encoder.encode(texts)
+    vecs = {1: one}
+    weighted = one * lengths[:, None]
+    for k, wins in joined.items():
+        if not wins:
+            break
+        mean = sum(weighted[i : len(texts) - k + 1 + i] for i in range(k))
+        mean = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)
+        if embed[k]:
+            mean[embed[k]] = encoder.encode([wins[n] for n in embed[k]])
+        vecs[k] = mean.astype(np.float32)
     return align.Windows(vecs, lengths, np.asarray(paragraphs))
 
 

@@ -18,7 +18,8 @@ from .result import Comparison
 
 # Per-pair scores, in the order the dashboard shows them. TER only exists when the engine computed it.
 SCORES = ("flag", "cosine", "chrf", "bleu", "ter")
-LABELS = {"flag": "flag", "cosine": "cosine", "chrf": "chrF", "bleu": "BLEU", "ter": "TER", "document": "document order"}
+LABELS = {"flag": "flag", "cosine": "cosine", "chrf": "chrF", "bleu": "BLEU", "ter": "TER",
+          "document": "document order"}
 # For these a high value is bad; for the others a low value is bad.
 HIGHER_IS_WORSE = {"flag", "ter"}
 # The scale each score lives on (the range sliders' ends); a value outside widens its slider.
@@ -221,6 +222,12 @@ def default_pair(df: pd.DataFrame) -> int:
 def neighbours(df: pd.DataFrame, n: int, k: int = 2) -> pd.DataFrame:
     """Pairs n-k .. n+k in document order (the pair itself included)."""
     return df[(df["pair"] >= n - k) & (df["pair"] <= n + k)].sort_values("pair")
+
+
+def pair_labels(df: pd.DataFrame) -> dict[int, str]:
+    """Every pair's label, by pair number, for a chooser."""
+    cols = ["pair", "kind", "flag", "a_text", "b_text"]
+    return {int(r["pair"]): pair_label(r) for r in df[cols].to_dict("records")}
 
 
 def pair_label(row) -> str:
