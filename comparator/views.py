@@ -57,17 +57,32 @@ def _marked(text: str, spans: list) -> str:
     return " · ".join(" ".join(text[s:e].split()) for s, e in merged)
 
 
+def _clean_spans(spans, text: str) -> list[list]:
+    """Well-formed spans only ([start, end, kind] inside the text): a hand-edited JSON result may hold others."""
+    out = []
+    for sp in spans or []:
+        try:
+            start, end, kind = int(sp[0]), int(sp[1]), str(sp[2])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if 0 <= start < end <= len(text):
+            out.append([start, end, kind])
+    return out
+
+
 def pairs_frame(result: Comparison) -> pd.DataFrame:
     """One row per pair, in document order; `pair` is the pair's position in `result.pairs`."""
     rows = []
     for n, p in enumerate(result.pairs):
+        a_text, b_text = str(p.a_text or ""), str(p.b_text or "")
+        a_spans, b_spans = _clean_spans(p.a_spans, a_text), _clean_spans(p.b_spans, b_text)
         rows.append({
             "pair": n, "kind": kind_of(p), "type": p.type, "a": " ".join(map(str, p.a)), "b": " ".join(map(str, p.b)),
-            "a_text": p.a_text, "b_text": p.b_text,
+            "a_text": a_text, "b_text": b_text,
             "flag": p.flag, "cosine": p.cosine, "chrf": p.chrf, "bleu": p.bleu, "ter": p.ter,
             "confidence": p.confidence, "furniture": bool(p.furniture),
-            "a_marked": _marked(p.a_text, p.a_spans), "b_marked": _marked(p.b_text, p.b_spans),
-            "a_spans": p.a_spans, "b_spans": p.b_spans,
+            "a_marked": _marked(a_text, a_spans), "b_marked": _marked(b_text, b_spans),
+            "a_spans": a_spans, "b_spans": b_spans,
         })
     cols = ["pair", "kind", "type", "a", "b", "a_text", "b_text", *SCORES, "confidence", "furniture", "a_marked",
             "b_marked", "a_spans", "b_spans"]
