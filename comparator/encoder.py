@@ -39,7 +39,8 @@ class Encoder:
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Normalised embeddings, one row per text; distinct texts not seen before are embedded once."""
         with self._lock:
-            todo = sorted({t for t in texts if t not in self._cache}, key=len)
+            # sorted by length (little padding per batch) and then text, so batches are reproducible
+            todo = sorted({t for t in texts if t not in self._cache}, key=lambda t: (len(t), t))
             if todo:
                 vecs = self._embed(todo, progress)
                 norms = np.linalg.norm(vecs, axis=1, keepdims=True)

@@ -45,10 +45,11 @@ def is_furniture(line: str) -> bool:
     return bool(_LINE_RE.match(line))
 
 
-def split_prefix(sentence: str) -> tuple[str, str]:
+def split_prefix(sentence: str, first_paragraphs: bool = True) -> tuple[str, str]:
     """Split a dateline/source prefix off a sentence: ('date 2021-07-15 Source /', 'The rest ...').
-    Returns ('', sentence) when there is none."""
-    for rx in _PREFIX_RES:
+    Returns ('', sentence) when there is none. Only an ISO-dated prefix is looked for past the first
+    paragraphs (pages that carry several articles); the looser forms only open an article."""
+    for rx in _PREFIX_RES if first_paragraphs else _PREFIX_RES[:1]:
         m = rx.match(sentence)
         if m and len(sentence) - m.end() >= 20:
             return sentence[: m.end()].rstrip(), sentence[m.end():]

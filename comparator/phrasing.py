@@ -57,15 +57,16 @@ SPAN_KINDS = (
     "punctuation", "boundary", "repetition",
 )
 
-# How much one token of each kind of span costs, against one reference token.
+# How much one token of each kind of span costs, against one reference token (see the docstring).
 WEIGHTS = {
-    "omission": 1.0, "addition": 1.0, "substitution": 0.5, "reorder": 0.5, "number": 2.0, "name": 1.5,
-    "punctuation": 0.5, "boundary": 2.0, "repetition": 1.5,
+    "omission": 0.75, "addition": 0.25, "substitution": 0.25, "reorder": 0.25, "punctuation": 0.5,
+    "number": 1.5, "name": 0.5, "boundary": 2.0, "repetition": 2.0,
 }
-TOKEN_WEIGHT = 1.0
-CHRF_WEIGHT = 1.0
-COSINE_WEIGHT = 1.0
-SCALE = 0.5
+LOST_WEIGHT = 2.0  # per reference token whose meaning has no close counterpart in B (token vectors)
+EXTRA_WEIGHT = 1.0  # per rendering token with no close counterpart in A (token vectors)
+CHRF_WEIGHT = 2.0  # times chrF's distance, 1 - chrF / 100
+COSINE_WEIGHT = 1.0  # times the sentence vectors' distance, 1 - cosine, when no token vectors are given
+SCALE = 1.5  # flag = cost / (cost + SCALE)
 
 # When several kinds cover the same characters, the span takes the strongest evidence.
 _PRIORITY = {k: n for n, k in enumerate(
@@ -225,36 +226,49 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
     return _merge(a_spans, a_text), _merge(b_spans, b_text)
 
 
-def _token_cost(tok) -> float | None:
-    """Meaning not carried over, from contextual token vectors of both sides (BERTScore-style greedy
-    matching): reference tokens count twice, per reference token. None when not usable."""
-    (oa, va), (ob, vb) = tok
-    keep_a = [k for k, o in enumerate(oa) if o[1] > o[0]]
-    keep_b = [k for k, o in enumerate(ob) if o[1] > o[0]]
-    if not keep_a or not keep_b:
+def _unit_rows(vectors, offsets) -> np.ndarray | None:
+    """Token vectors as unit rows, without special tokens (zero-width offsets) when offsets are given."""
+    v = np.asarray(vectors, dtype=np.float32)
+    if v.ndim != 2 or not len(v):
         return None
-    va = np.asarray(va, dtype=np.float32)[keep_a]
-    vb = np.asarray(vb, dtype=np.float32)[keep_b]
-    va = va / np.maximum(np.linalg.norm(va, axis=1, keepdims=True), 1e-9)
-    vb = vb / np.maximum(np.linalg.norm(vb, axis=1, keepdims=True), 1e-9)
-    sim = va @ vb.T
-    lost = (1.0 - sim.max(axis=1)).sum()
-    extra = (1.0 - sim.max(axis=0)).sum()
-    return float((2.0 * lost + extra) / len(keep_a))
+    if offsets is not None and len(offsets) == len(v):
+        keep = [k for k, o in enumerate(offsets) if o[1] > o[0]]
+        v = v[keep]
+    if not len(v):
+        return None
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
 
 
-def cost(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
-         cosine: float | None = None, token_vectors=None) -> dict:
-    """The parts of the flag's cost, by name (see the module docstring)."""
+def token_match(token_vectors) -> tuple[float, float] | None:
+    """BERTScore-style greedy matching of contextual token vectors: (lost, extra), the sums of 1 - best
+    cosine over A's tokens and over B's tokens, each divided by A's token count. None when unusable."""
+    try:
+        (oa, va), (ob, vb) = token_vectors
+    except (TypeError, ValueError):
+        return None
+    a, b = _unit_rows(va, oa), _unit_rows(vb, ob)
+    if a is None or b is None:
+        return None
+    sim = a @ b.T
+    n = len(a)
+    lost = float(np.clip(1.0 - sim.max(axis=1), 0.0, 2.0).sum()) / n
+    extra = float(np.clip(1.0 - sim.max(axis=0), 0.0, 2.0).sum()) / n
+    return lost, extra
+
+
+def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
+               cosine: float | None = None, token_vectors=None) -> dict[str, float]:
+    """The flag's cost, part by part (see the module docstring); the flag is their sum, squashed."""
     n = max(1, len(tokens(a_text)))
     typed = 0.0
     for text, sp in ((a_text, a_spans), (b_text, b_spans)):
         for s, e, k in sp:
             typed += WEIGHTS.get(k, 1.0) * max(1, len(tokens(text[s:e])))
     parts = {"spans": typed / n}
-    tok = _token_cost(token_vectors) if token_vectors is not None else None
-    if tok is not None:
-        parts["tokens"] = TOKEN_WEIGHT * tok
+    tm = token_match(token_vectors) if token_vectors is not None else None
+    if tm is not None:
+        parts["lost"] = LOST_WEIGHT * tm[0]
+        parts["extra"] = EXTRA_WEIGHT * tm[1]
     elif cosine is not None:
         parts["cosine"] = COSINE_WEIGHT * (1.0 - cosine)
     if chrf is not None:
@@ -263,13 +277,13 @@ def cost(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | N
 
 
 def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
-         cosine: float | None = None, token_vectors: tuple | None = None) -> float:
-    """Higher = more likely awkward or wrong, in [0, 1]; 1.0 for a sentence with no counterpart.
+         cosine: float | None = None, token_vectors=None) -> float:
+    """Higher = more likely awkward or wrong, in [0, 1); 1.0 for a sentence with no counterpart.
 
-    `token_vectors`, optional: contextual token vectors of both sides, ((a_offsets, a_vectors), (b_offsets,
-    b_vectors)) as `SentenceTransformerEncoder.token_embeddings` returns them for [a, b]; offsets of
-    special tokens are (0, 0) and are skipped."""
+    `token_vectors`, optional: the contextual token vectors of both sides, as ((a_offsets, a_vectors),
+    (b_offsets, b_vectors)), e.g. `encoder.token_embeddings([a, b])` of the pair's texts; tokens with
+    zero-width offsets (special tokens) are skipped. Without them the sentence cosine stands in."""
     if not a_text.strip() or not b_text.strip():
         return 1.0
-    c = sum(cost(a_text, b_text, a_spans, b_spans, chrf, cosine, token_vectors).values())
+    c = sum(cost_parts(a_text, b_text, a_spans, b_spans, chrf, cosine, token_vectors).values())
     return round(c / (c + SCALE), 6)

@@ -130,8 +130,8 @@ def segment(text: str, mode: str = "text") -> list[Unit]:
                 units.append(Unit(clean_display(line), p, True))
                 continue
             for i, sentence in enumerate(split_sentences(line)):
-                if i == 0 and p < 3:
-                    prefix, sentence = furniture.split_prefix(sentence)
+                if i == 0:
+                    prefix, sentence = furniture.split_prefix(sentence, first_paragraphs=p < 3)
                     if prefix:
                         units.append(Unit(prefix, p, True))
                 units.append(Unit(sentence, p, furniture.is_furniture(sentence)))

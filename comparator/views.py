@@ -178,6 +178,25 @@ def summary(result: Comparison) -> dict:
     }
 
 
+def code_safe(text) -> str:
+    """Text for a markdown code span: no backticks to close it early, one line."""
+    return " ".join(str(text or "").replace("`", "'").split())
+
+
+def summary_metrics(s: dict) -> list[tuple[str, str, str]]:
+    """The summary as (label, value, help) triples, in the order the dashboard shows them."""
+    types = " · ".join(f"{t}: {n}" for t, n in s["by_type"].items()) or "none"
+    return [
+        ("Corpus BLEU", fmt(s["bleu"], digits=2), f"sacrebleu signature: `{code_safe(s['bleu_signature'])}`"),
+        ("Corpus chrF", fmt(s["chrf"], digits=2), f"sacrebleu signature: `{code_safe(s['chrf_signature'])}`"),
+        ("Mean cosine", fmt(s["mean_cosine"], "cosine"), "over the aligned pairs"),
+        ("Aligned pairs", str(s["pairs_scored"]), f"by type: {types}"),
+        ("Only in A", str(s["only_in_a"]), "sentences of the reference with no counterpart in B (dropped?)"),
+        ("Only in B", str(s["only_in_b"]), "sentences of B with no counterpart in A (added?)"),
+        ("Furniture", str(s["furniture"]), "page furniture such as 'Leave a reply': shown, not scored"),
+    ]
+
+
 def _two_sided(t: str) -> bool:
     try:
         a, b = t.split("-")

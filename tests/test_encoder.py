@@ -22,7 +22,7 @@ def test_each_distinct_text_is_embedded_once():
     enc._embed = lambda texts, progress: calls.append(list(texts)) or orig(texts, progress)
     enc.encode(["a b c", "a b c", "d e f"])
     enc.encode(["d e f", "g h i"])
-    assert calls == [["a b c", "d e f"], ["g h i"]]
+    assert calls == [["a b c", "d e f"], ["g h i"]]  # distinct, in (length, text) order
 
 
 def test_default_model_is_packaged_and_onnx_ready():
