@@ -68,11 +68,10 @@ def _length_prior(la, lb):
     return np.log2(1.0 + lo / hi)
 
 
-def _dp(n: int, m: int, lo: np.ndarray, hi: np.ndarray, moves, score_fn, skip: float):
+def _dp(n: int, m: int, lo: np.ndarray, hi: np.ndarray, moves, score_fn, skip: float, progress=None):
     """Best monotone path from (0,0) to (n,m) inside rows' j-ranges [lo[i], hi[i]]."""
     rows_s: list[np.ndarray] = []
     rows_b: list[np.ndarray] = []
-    match_moves = [(da, db) for da, db in moves if da >= 1]
     has_ins = (0, 1) in moves
     ins_code = len(moves)  # back-pointer code of the (0, 1) move
     for i in range(n + 1):
@@ -113,7 +112,8 @@ def _dp(n: int, m: int, lo: np.ndarray, hi: np.ndarray, moves, score_fn, skip: f
             back = np.where(take, ins_code, back)
         rows_s.append(best)
         rows_b.append(back)
-    _ = match_moves
+        if progress is not None and i % 256 == 0:
+            progress(i, n)
     # backtrack
     path = []
     i, j = n, m
@@ -164,7 +164,7 @@ def _coarsen(x: np.ndarray) -> np.ndarray:
     return y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-9)
 
 
-def first_pass(a: np.ndarray, b: np.ndarray, a_len: np.ndarray, b_len: np.ndarray, skip: float):
+def first_pass(a: np.ndarray, b: np.ndarray, a_len: np.ndarray, b_len: np.ndarray, skip: float, progress=None):
     """A 1-1/skip path over sentence embeddings; coarse-to-fine when the grid is large."""
     n, m = len(a), len(b)
 
@@ -184,19 +184,24 @@ def first_pass(a: np.ndarray, b: np.ndarray, a_len: np.ndarray, b_len: np.ndarra
         ci = np.minimum(np.concatenate([ci * 2, ci * 2 + 1]), n)
         cj = np.minimum(np.concatenate([cj * 2, cj * 2 + 1]), m)
         lo, hi = _band_from_cells(ci, cj, n, m, BAND_PASS1)
-    return _dp(n, m, lo, hi, MOVES_1TO1, score, skip)
+    return _dp(n, m, lo, hi, MOVES_1TO1, score, skip, progress)
 
 
-def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams()) -> list[Bead]:
+def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), progress=None) -> list[Bead]:
     """Align two sides given their window embeddings. Every sentence of both sides is in exactly one
-    bead, in order; beads with one side empty are sentences found in only one rendering."""
+    bead, in order; beads with one side empty are sentences found in only one rendering.
+    `progress(done, total)` is called as rows of both passes are done (total = 2 * len(A))."""
     n, m = a_win.n, b_win.n
     if n == 0 or m == 0:
         return [Bead((i,), (), None) for i in range(n)] + [Bead((), (j,), None) for j in range(m)]
     a1, b1 = a_win.vecs[1], b_win.vecs[1]
     a_len = np.diff(a_win.cum)
     b_len = np.diff(b_win.cum)
-    path1 = first_pass(a1, b1, a_len, b_len, params.skip)
+    report1 = report2 = None
+    if progress is not None:
+        report1 = lambda i, total: progress(i, 2 * total)  # noqa: E731
+        report2 = lambda i, total: progress(total + i, 2 * total)  # noqa: E731
+    path1 = first_pass(a1, b1, a_len, b_len, params.skip, report1)
     ci, cj = _path_cells(path1)
     lo, hi = _band_from_cells(ci, cj, n, m, BAND_PASS2)
 
@@ -219,7 +224,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams()) -
             out = out - params.paragraph_penalty * cross
         return out
 
-    path = _dp(n, m, lo, hi, MOVES, score, params.skip)
+    path = _dp(n, m, lo, hi, MOVES, score, params.skip, report2)
     beads: list[Bead] = []
     for i0, i1, j0, j1 in path:
         a_idx, b_idx = tuple(range(i0, i1)), tuple(range(j0, j1))

@@ -156,7 +156,7 @@ def _align_units(units_a, units_b, enc, params, progress, windows) -> list[align
                       progress, "A")
         wb = _windows(enc, [_norm(units_b[i].text) for i in content_b], [units_b[i].paragraph for i in content_b],
                       progress, "B")
-        inner = align.align(wa, wb, params)
+        inner = align.align(wa, wb, params, progress=lambda d, t: progress("align", d, t))
     else:
         inner = align.align(align.Windows({}, np.zeros(len(content_a)), np.zeros(len(content_a))),
                             align.Windows({}, np.zeros(len(content_b)), np.zeros(len(content_b))), params)

@@ -72,15 +72,23 @@ SCALE = 1.5  # flag = cost / (cost + SCALE)
 _PRIORITY = {k: n for n, k in enumerate(
     ("boundary", "repetition", "number", "name", "punctuation", "reorder", "substitution", "omission", "addition"))}
 
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*[^\W\d_]*|[^\W\d_]+(?:['’.][^\W\d_]+)*|\w+|[^\w\s]", re.UNICODE)
+# numbers with their separators ("2,500", "17:07", "10th"); dotted abbreviations ("U.S.") and a short
+# capitalised word with its period before a space ("Mr.", "Gen.") whole; words; single punctuation marks
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*[^\W\d_]*|[^\W\d_](?:\.[^\W\d_])+\.?|[A-Z][a-z]{0,2}\.(?=\s)"
+                    r"|[^\W\d_]+(?:['’.][^\W\d_]+)*|\w+|[^\w\s]", re.UNICODE)
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'",
                        "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-"})
 
 
 def tokens(text: str) -> list[tuple[int, int, str]]:
     """(start, end, key) for each word or punctuation mark; the key is folded for matching."""
-    return [(m.start(), m.end(), unicodedata.normalize("NFKC", m.group()).lower().translate(_FOLD))
-            for m in _TOKEN.finditer(text)]
+    out = []
+    for m in _TOKEN.finditer(text):
+        key = unicodedata.normalize("NFKC", m.group()).lower().translate(_FOLD)
+        if len(key) > 1 and "." in key and not key[0].isdigit():
+            key = key.replace(".", "")  # "U.S." = "US", "Mr." = "Mr"
+        out.append((m.start(), m.end(), key))
+    return out
 
 
 def _is_punct(key: str) -> bool:
@@ -125,10 +133,18 @@ def _match(a_text: str, b_text: str):
         if js:
             j = js.pop(0)
             sa[i] = sb[j] = "reorder"
-    # inside one differing stretch, a word spelled almost alike: the same word changed
+    # inside one differing stretch, a word spelled almost alike: the same word changed; two words
+    # written as one ("air strikes" / "airstrikes")
     for op, i1, i2, j1, j2 in blocks:
         if op != "replace":
             continue
+        for keys, st, other, ost, lo, hi, olo, ohi in ((ka, sa, kb, sb, i1, i2, j1, j2), (kb, sb, ka, sa, j1, j2, i1, i2)):
+            for i in range(lo, hi - 1):
+                if st[i] is None and st[i + 1] is None and not _is_punct(keys[i]):
+                    for j in range(olo, ohi):
+                        if ost[j] is None and other[j] == keys[i] + keys[i + 1]:
+                            st[i] = st[i + 1] = ost[j] = "near"
+                            break
         for i in range(i1, i2):
             if sa[i] is not None:
                 continue
