@@ -27,6 +27,11 @@ EXPORTS = [("csv", "CSV", "pairs.csv", "text/csv"), ("json", "JSON (as the CLI w
 MODE_HELP = ("text: find the sentences · lines: one sentence a line, then aligned · "
              "aligned: line i of A goes with line i of B")
 log = logging.getLogger("comparator.app")
+if not logging.getLogger("comparator").handlers:  # once per server: model loads and errors go to its log
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    logging.getLogger("comparator").addHandler(_handler)
+    logging.getLogger("comparator").setLevel(logging.INFO)
 
 st.set_page_config(page_title="Translation comparator", page_icon="🔎", layout="wide")
 

@@ -7,8 +7,10 @@ encoder (fast, context-free), useful for tests and for a first look at very long
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -17,6 +19,7 @@ from .errors import InputError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 HASH_MODEL = "hash"
+log = logging.getLogger("comparator.encoder")
 
 Progress = Callable[[int, int], None]
 
@@ -362,6 +365,8 @@ def get_encoder(model: str | None = None, backend: str = "auto") -> Encoder:
     with _ENCODERS_LOCK:
         enc = _ENCODERS.get(key)
         if enc is None:
+            start = time.perf_counter()
             enc = _make_encoder(model, backend)
+            log.info("loaded model %s (%s backend) in %.1f s", model, enc.backend, time.perf_counter() - start)
             _ENCODERS[key] = enc
         return enc
