@@ -9,7 +9,7 @@ import codecs
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import InputError
 
@@ -25,6 +25,8 @@ class Document:
     encoding: str
     note: str = ""
     name: str = ""
+    # paragraphs of `text` that are page furniture (from an HTML page: what is not its main text)
+    furniture: frozenset = field(default_factory=frozenset)
 
 
 _BOMS = (
@@ -112,7 +114,74 @@ def _legacy(data: bytes) -> tuple[str, str]:
 def _checked(doc: Document) -> Document:
     if _is_binary(doc.text):
         raise InputError(f"{doc.name}: looks like a binary file, not text")
+    if looks_like_html_page(doc.text, doc.name):
+        return from_html(doc)
     return doc
+
+
+_HTML_START = re.compile(r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])",
+                         re.IGNORECASE | re.DOTALL)
+_BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dt", "dd",
+               "figcaption", "caption", "address", "summary", "label", "button", "a", "span", "div", "section",
+               "article", "aside", "nav", "header", "footer", "form", "main", "option", "legend")
+
+
+def looks_like_html_page(text: str, name: str = "") -> bool:
+    """A whole web page (not text that merely contains a tag or two)."""
+    if _HTML_START.match(text[:4096]):
+        return True
+    return name.lower().endswith((".html", ".htm", ".xhtml")) and "<" in text and "</" in text
+
+
+def _visible_blocks(html: str) -> list[str]:
+    """Visible text of the page as blocks in document order (innermost block elements)."""
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(html)
+    except Exception:  # lxml rejects some malformed pages; then there is nothing to split out
+        return []
+    for bad in root.xpath("//script|//style|//noscript|//template|//head|//svg"):
+        bad.drop_tree()
+    blocks: list[str] = []
+
+    def walk(el):
+        children = [c for c in el if isinstance(c.tag, str)]
+        has_block_child = any(isinstance(d.tag, str) and d.tag in _BLOCK_TAGS for d in el.iterdescendants())
+        if el.tag in _BLOCK_TAGS and not has_block_child:
+            text = " ".join(el.text_content().split())
+            if text:
+                blocks.append(text)
+            return
+        if el.text and el.text.strip() and has_block_child:
+            blocks.append(" ".join(el.text.split()))
+        for c in children:
+            walk(c)
+            if c.tail and c.tail.strip():
+                blocks.append(" ".join(c.tail.split()))
+
+    body = root.find("body")
+    walk(body if body is not None else root)
+    return blocks
+
+
+def from_html(doc: Document) -> Document:
+    """A web page: its main text (trafilatura) as content, every other visible block kept as furniture."""
+    try:
+        import trafilatura
+
+        main = trafilatura.extract(doc.text, include_comments=False, include_tables=True, favor_recall=True) or ""
+    except Exception:  # extraction is best effort; the page's visible text is still read below
+        main = ""
+    main_flat = " ".join(main.split())
+    blocks = _visible_blocks(doc.text)
+    if not blocks:
+        blocks = [b for b in main.split("\n") if b.strip()]
+    furniture = frozenset(b for b in blocks if not main_flat or b not in main_flat)
+    text = "\n\n".join(blocks)
+    note = f"{doc.name}: HTML page; main text by trafilatura, {len(furniture)} other blocks kept as page furniture"
+    return Document(text, doc.encoding, note=(doc.note + "; " if doc.note else "") + note, name=doc.name,
+                    furniture=furniture)
 
 
 def read_path(path: str) -> Document:

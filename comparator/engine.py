@@ -50,7 +50,8 @@ def compare(
     if mode == "aligned":
         units_a, units_b, beads = _aligned_units(doc_a.text, doc_b.text)
     else:
-        units_a, units_b = segment(doc_a.text, mode), segment(doc_b.text, mode)
+        units_a = segment(doc_a.text, mode, doc_a.furniture)
+        units_b = segment(doc_b.text, mode, doc_b.furniture)
         beads = None
     progress("segment", 1, 1)
 

@@ -115,13 +115,18 @@ def split_sentences(line: str) -> list[str]:
     return out
 
 
-def segment(text: str, mode: str = "text") -> list[Unit]:
-    """Split a document into units. `text`: find the sentences; `lines`/`aligned`: one unit a line."""
+def segment(text: str, mode: str = "text", furniture_blocks: frozenset = frozenset()) -> list[Unit]:
+    """Split a document into units. `text`: find the sentences; `lines`/`aligned`: one unit a line.
+    Lines listed in `furniture_blocks` (e.g. an HTML page's navigation) are furniture whole."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     units: list[Unit] = []
     for p, lines in enumerate(blocks(text)):
         for line in lines:
+            if line in furniture_blocks:
+                units.extend(Unit(s, p, True) for s in (split_sentences(line) if mode == "text" else
+                                                        _cut_long(clean_display(line))))
+                continue
             if mode != "text":
                 for piece in _cut_long(clean_display(line)) if mode == "lines" else [clean_display(line)]:
                     units.append(Unit(piece, p, furniture.is_furniture(piece)))

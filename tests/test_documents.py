@@ -58,3 +58,35 @@ def test_normalise_for_matching_keeps_display():
     assert normalise(raw) == "A bc d e"
     assert normalise("e\u0301") == "\u00e9"  # NFC
     assert clean_display("one\r\ntwo\tthree") == "one two three"
+
+
+PAGE = """<!DOCTYPE html><html><head><title>T</title><script>var s = "<p>hidden</p>";</script></head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li></ul></nav>
+<main><article><h2>Harlow Falls opens new flood wall</h2>
+<p>The river town of Harlow Falls opened a flood wall along the Tennant River on Thursday. The barrier runs
+for 2,500 feet from the old mill to the bridge, and it was finished three weeks early.</p>
+<p>Mayor Linda Okafor cut the ribbon in front of a crowd of residents, many of whom still remember wading
+through their own living rooms when the river rose two years ago.</p>
+<p>The project was designed with help from the Army Corps of Engineers. Officials said it should protect about
+1,200 homes and 40 businesses in the low-lying East End of the town.</p></article></main>
+<section><h3>Leave a reply</h3><p>Your email address will not be published.</p></section>
+<footer><p>Copyright 2025 Riverside Post.</p></footer></body></html>"""
+
+
+def test_html_page_main_text_and_furniture():
+    from comparator.segment import segment
+
+    doc = decode(PAGE.encode("utf-8"), "page.html")
+    assert "HTML page" in doc.note
+    units = segment(doc.text, "text", doc.furniture)
+    content = [u.text for u in units if not u.furniture]
+    furniture = [u.text for u in units if u.furniture]
+    assert any(t.startswith("The river town of Harlow Falls") for t in content)
+    assert any("Mayor Linda Okafor" in t for t in content)
+    assert "Home" in furniture and "Leave a reply" in furniture
+    assert not any("hidden" in t for t in content + furniture)  # scripts are not text
+
+
+def test_text_with_a_few_tags_is_not_a_page():
+    doc = decode(b"<p>Hello <b>world</b>.</p> Done.", "x.txt")
+    assert doc.furniture == frozenset() and doc.text.startswith("<p>")
