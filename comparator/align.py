@@ -35,6 +35,7 @@ class Bead:
     a: tuple[int, ...]
     b: tuple[int, ...]
     similarity: float | None
+    confidence: float | None = None
 
 
 class Windows:
@@ -239,10 +240,26 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
                 beads.extend(Bead((i,), (), None) for i in a_idx)
                 beads.extend(Bead((), (j,), None) for j in b_idx)
                 continue
-            beads.append(Bead(a_idx, b_idx, sim))
+            beads.append(Bead(a_idx, b_idx, sim, _confidence(a_win, b_win, i0, len(a_idx), j0, len(b_idx), sim)))
         else:
             beads.append(Bead(a_idx, b_idx, None))
     return beads
+
+
+def _confidence(a_win: Windows, b_win: Windows, i0: int, da: int, j0: int, db: int, sim: float) -> float:
+    """How clearly this pairing beats its neighbours: 0.5 plus the margin of its cosine over the best
+    pairing shifted by one sentence on either side (same window sizes), clipped to [0, 1]. A pair in a
+    run of near-identical sentences scores about 0.5; an unmistakable pair near 1."""
+    alts = []
+    va, vb = a_win.vecs[da][i0], b_win.vecs[db][j0]
+    for j in (j0 - 1, j0 + 1):
+        if 0 <= j < len(b_win.vecs[db]):
+            alts.append(float(b_win.vecs[db][j] @ va))
+    for i in (i0 - 1, i0 + 1):
+        if 0 <= i < len(a_win.vecs[da]):
+            alts.append(float(a_win.vecs[da][i] @ vb))
+    margin = sim - max(alts) if alts else sim
+    return round(float(np.clip(0.5 + margin, 0.0, 1.0)), 4)
 
 
 def by_position(n: int, m: int) -> list[Bead]:

@@ -162,8 +162,8 @@ def _align_units(units_a, units_b, enc, params, progress, windows) -> list[align
         inner = align.align(align.Windows({}, np.zeros(len(content_a)), np.zeros(len(content_a))),
                             align.Windows({}, np.zeros(len(content_b)), np.zeros(len(content_b))), params)
     progress("align", 1, 1)
-    beads = [align.Bead(tuple(content_a[i] for i in bd.a), tuple(content_b[j] for j in bd.b), bd.similarity)
-             for bd in inner]
+    beads = [align.Bead(tuple(content_a[i] for i in bd.a), tuple(content_b[j] for j in bd.b), bd.similarity,
+                        bd.confidence) for bd in inner]
     return _with_furniture(beads, units_a, units_b)
 
 
@@ -193,7 +193,7 @@ def _score(units_a, units_b, beads, enc, ter, progress) -> list[Pair]:
             units_b[j].furniture for j in bd.b)
         pairs.append(Pair(a=list(bd.a), b=list(bd.b), a_text=a_text, b_text=b_text, cosine=None, bleu=None,
                           chrf=None, flag=0.0, type="furniture" if fur else f"{len(bd.a)}-{len(bd.b)}",
-                          furniture=fur))
+                          furniture=fur, confidence=bd.confidence))
         if bd.a and bd.b and not fur and enc is not None:
             texts.extend([_norm(a_text), _norm(b_text)])
     vec = {}

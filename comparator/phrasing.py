@@ -49,6 +49,7 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,15 +58,15 @@ SPAN_KINDS = (
     "punctuation", "boundary", "repetition",
 )
 
-# How much one token of each kind of span costs, against one reference token (see the docstring).
-WEIGHTS = {
-    "omission": 0.75, "addition": 0.25, "substitution": 0.25, "reorder": 0.25, "punctuation": 0.5,
-    "number": 1.5, "name": 0.5, "boundary": 2.0, "repetition": 2.0,
-}
+# Content: how much one token of each kind of span costs, per reference token.
+CONTENT = {"omission": 1.0, "addition": 0.5, "substitution": 0.25, "reorder": 0.25, "punctuation": 0.25}
+CONTENT_WEIGHT = 1.0
+DAMAGE_WEIGHT = 1.0  # per broken boundary, punctuation damage, repeated word, local word swap
+FACTS_WEIGHT = 0.5  # per changed number or name
 LOST_WEIGHT = 2.0  # per reference token whose meaning has no close counterpart in B (token vectors)
 EXTRA_WEIGHT = 1.0  # per rendering token with no close counterpart in A (token vectors)
-CHRF_WEIGHT = 2.0  # times chrF's distance, 1 - chrF / 100
 COSINE_WEIGHT = 1.0  # times the sentence vectors' distance, 1 - cosine, when no token vectors are given
+CHRF_WEIGHT = 2.0  # times chrF's distance, 1 - chrF / 100
 SCALE = 1.5  # flag = cost / (cost + SCALE)
 
 # When several kinds cover the same characters, the span takes the strongest evidence.
@@ -102,57 +103,88 @@ def _near(x: str, y: str) -> bool:
     return SequenceMatcher(None, x, y, autojunk=False).ratio() >= 0.75
 
 
+class _Match(NamedTuple):
+    ta: list  # tokens of A: (start, end, key)
+    tb: list
+    sa: list  # status of each A token: None (unmatched), "equal", "reorder" or "near"
+    sb: list
+    pa: list  # index of the matched B token, or -1
+    pb: list
+    block_a: list  # index of the differing stretch an A token belongs to
+    block_b: list
+    blocks: list  # (op, i1, i2, j1, j2) of the stretches that differ
+
+
+def _pair(m: _Match, i: int, j: int, status: str) -> None:
+    m.sa[i] = m.sb[j] = status
+    m.pa[i], m.pb[j] = j, i
+
+
 @lru_cache(maxsize=4096)
-def _match(a_text: str, b_text: str):
-    """Tokens of both sides and, for each token, its status: None (unmatched), 'equal', 'reorder' or
-    'near', with the index of the diff block it belongs to."""
+def _match(a_text: str, b_text: str) -> _Match:
+    """Token matching of a pair: exact and in order, then moved, then spelled almost alike."""
     ta, tb = tokens(a_text), tokens(b_text)
     ka, kb = [t[2] for t in ta], [t[2] for t in tb]
-    sa: list = [None] * len(ta)
-    sb: list = [None] * len(tb)
-    block_a = [0] * len(ta)
-    block_b = [0] * len(tb)
-    blocks = []  # (op, i1, i2, j1, j2) of the stretches that differ
+    m = _Match(ta, tb, [None] * len(ta), [None] * len(tb), [-1] * len(ta), [-1] * len(tb),
+               [0] * len(ta), [0] * len(tb), [])
     for op, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
         if op == "equal":
             for i, j in zip(range(i1, i2), range(j1, j2)):
-                sa[i] = sb[j] = "equal"
+                _pair(m, i, j, "equal")
             continue
         for i in range(i1, i2):
-            block_a[i] = len(blocks)
+            m.block_a[i] = len(m.blocks)
         for j in range(j1, j2):
-            block_b[j] = len(blocks)
-        blocks.append((op, i1, i2, j1, j2))
+            m.block_b[j] = len(m.blocks)
+        m.blocks.append((op, i1, i2, j1, j2))
     # the same word left over on both sides: moved
     left_b: dict[str, list[int]] = {}
-    for j, s in enumerate(sb):
-        if s is None and not _is_punct(kb[j]):
+    for j, st in enumerate(m.sb):
+        if st is None and not _is_punct(kb[j]):
             left_b.setdefault(kb[j], []).append(j)
-    for i, s in enumerate(sa):
-        js = left_b.get(ka[i]) if s is None else None
+    for i, st in enumerate(m.sa):
+        js = left_b.get(ka[i]) if st is None else None
         if js:
-            j = js.pop(0)
-            sa[i] = sb[j] = "reorder"
-    # inside one differing stretch, a word spelled almost alike: the same word changed; two words
-    # written as one ("air strikes" / "airstrikes")
-    for op, i1, i2, j1, j2 in blocks:
+            _pair(m, i, js.pop(0), "reorder")
+    # inside one differing stretch: two words written as one ("air strikes" / "airstrikes"), and a word
+    # spelled almost alike (the same word inflected or misspelled)
+    for op, i1, i2, j1, j2 in m.blocks:
         if op != "replace":
             continue
-        for keys, st, other, ost, lo, hi, olo, ohi in ((ka, sa, kb, sb, i1, i2, j1, j2), (kb, sb, ka, sa, j1, j2, i1, i2)):
-            for i in range(lo, hi - 1):
-                if st[i] is None and st[i + 1] is None and not _is_punct(keys[i]):
-                    for j in range(olo, ohi):
-                        if ost[j] is None and other[j] == keys[i] + keys[i + 1]:
-                            st[i] = st[i + 1] = ost[j] = "near"
-                            break
-        for i in range(i1, i2):
-            if sa[i] is not None:
-                continue
+        for i in range(i1, i2 - 1):
             for j in range(j1, j2):
-                if sb[j] is None and _near(ka[i], kb[j]):
-                    sa[i] = sb[j] = "near"
+                if m.sa[i] is None and m.sa[i + 1] is None and m.sb[j] is None and kb[j] == ka[i] + ka[i + 1]:
+                    _pair(m, i, j, "near")
+                    m.sa[i + 1] = "near"
+        for j in range(j1, j2 - 1):
+            for i in range(i1, i2):
+                if m.sb[j] is None and m.sb[j + 1] is None and m.sa[i] is None and ka[i] == kb[j] + kb[j + 1]:
+                    _pair(m, i, j, "near")
+                    m.sb[j + 1] = "near"
+        for i in range(i1, i2):
+            for j in range(j1, j2):
+                if m.sa[i] is None and m.sb[j] is None and _near(ka[i], kb[j]):
+                    _pair(m, i, j, "near")
                     break
-    return ta, tb, sa, sb, block_a, block_b, blocks
+    return m
+
+
+def local_swaps(a_text: str, b_text: str, reach: int = 2) -> int:
+    """Words found in the other side within `reach` words of where the in-order matching puts them:
+    "groups armed" for "armed groups" (a phrase moved as a whole, "On Tuesday, X said" for "X said on
+    Tuesday", lands further away and is not counted)."""
+    m = _match(a_text, b_text)
+    n = 0
+    for i, st in enumerate(m.sa):
+        if st != "reorder":
+            continue
+        k = i - 1
+        while k >= 0 and m.sa[k] != "equal":
+            k -= 1
+        expected = (m.pa[k] + (i - k)) if k >= 0 else i
+        if abs(m.pa[i] - expected) <= reach:
+            n += 1
+    return n
 
 
 def _sentence_start(toks, i: int) -> bool:
@@ -165,7 +197,8 @@ def _kind(text: str, toks, i: int, base: str) -> str:
         return "punctuation"
     if any(ch.isdigit() for ch in key):
         return "number"
-    if text[start:end][:1].isupper() and not _sentence_start(toks, i):
+    if base in ("substitution", "omission", "addition") and text[start:end][:1].isupper() \
+            and not _sentence_start(toks, i):
         return "name"
     return base
 
@@ -221,7 +254,8 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
         return ([[0, len(a_text), "omission"]] if a_text.strip() else []), []
     if not a_text.strip():
         return [], [[0, len(b_text), "addition"]]
-    ta, tb, sa, sb, block_a, block_b, blocks = _match(a_text, b_text)
+    m = _match(a_text, b_text)
+    ta, tb, sa, sb, block_a, block_b = m.ta, m.tb, m.sa, m.sb, m.block_a, m.block_b
     # a stretch with leftovers on both sides is a substitution; on one side only, an omission or addition
     open_a = {block_a[i] for i, s in enumerate(sa) if s is None}
     open_b = {block_b[j] for j, s in enumerate(sb) if s is None}
@@ -272,23 +306,45 @@ def token_match(token_vectors) -> tuple[float, float] | None:
     return lost, extra
 
 
+def _is_damage(text: str, s: int, e: int) -> bool:
+    """A punctuation span that is damage ("said. .", ",.", a mark alone between spaces), not a difference."""
+    return bool(_PUNCT_DAMAGE.search(text[max(0, s - 1): e + 1]))
+
+
+def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str, float]:
+    """What differs inside the pair, counted: `content_*` are tokens per reference token; `damage` and
+    `facts` are counts of events (see the module docstring)."""
+    n = max(1, len(tokens(a_text)))
+    ev = {f"content_{k}": 0.0 for k in CONTENT}
+    ev["damage"] = float(local_swaps(a_text, b_text)) if a_text.strip() and b_text.strip() else 0.0
+    ev["facts"] = 0.0
+    for side, text, sp in (("a", a_text, a_spans), ("b", b_text, b_spans)):
+        for s, e, k in sp:
+            if k in ("number", "name"):
+                ev["facts"] += 0.5  # a changed number or name shows on both sides: one event
+            elif k in ("boundary", "repetition") or (k == "punctuation" and side == "b" and _is_damage(text, s, e)):
+                ev["damage"] += 1.0
+            elif k in CONTENT:
+                ev[f"content_{k}"] += max(1, len(tokens(text[s:e]))) / n
+    return ev
+
+
 def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
                cosine: float | None = None, token_vectors=None) -> dict[str, float]:
     """The flag's cost, part by part (see the module docstring); the flag is their sum, squashed."""
-    n = max(1, len(tokens(a_text)))
-    typed = 0.0
-    for text, sp in ((a_text, a_spans), (b_text, b_spans)):
-        for s, e, k in sp:
-            typed += WEIGHTS.get(k, 1.0) * max(1, len(tokens(text[s:e])))
-    parts = {"spans": typed / n}
+    ev = evidence(a_text, b_text, a_spans, b_spans)
+    parts = {
+        "damage": DAMAGE_WEIGHT * ev["damage"],
+        "facts": FACTS_WEIGHT * ev["facts"],
+        "content": CONTENT_WEIGHT * sum(CONTENT[k] * ev[f"content_{k}"] for k in CONTENT),
+    }
     tm = token_match(token_vectors) if token_vectors is not None else None
     if tm is not None:
-        parts["lost"] = LOST_WEIGHT * tm[0]
-        parts["extra"] = EXTRA_WEIGHT * tm[1]
+        parts["meaning"] = LOST_WEIGHT * tm[0] + EXTRA_WEIGHT * tm[1]
     elif cosine is not None:
-        parts["cosine"] = COSINE_WEIGHT * (1.0 - cosine)
+        parts["meaning"] = COSINE_WEIGHT * (1.0 - cosine)
     if chrf is not None:
-        parts["chrf"] = CHRF_WEIGHT * (1.0 - chrf / 100.0)
+        parts["surface"] = CHRF_WEIGHT * (1.0 - chrf / 100.0)
     return parts
 
 

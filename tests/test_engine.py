@@ -144,3 +144,19 @@ def documents(draw):
 def test_nothing_is_lost_for_random_documents(a, b, mode, hash_encoder):
     r = compare(a, b, mode=mode, encoder=hash_encoder)
     _assert_complete(r)
+
+
+def test_confidence_per_pair(sample_result):
+    for p in sample_result.pairs:
+        if p.a and p.b:
+            assert 0.0 <= p.confidence <= 1.0
+        else:
+            assert p.confidence is None
+    confident = [p.confidence for p in sample_result.pairs if p.type == "1-1"]
+    assert sorted(confident)[len(confident) // 2] > 0.8  # most clear pairs are sure
+
+
+def test_repeated_sentences_lower_confidence(hash_encoder):
+    same = "The river rose again today. " * 6
+    r = compare(same, same, encoder=hash_encoder)
+    assert all(p.confidence < 0.6 for p in r.pairs if p.a and p.b)
