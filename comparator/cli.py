@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how the model runs: auto (ONNX Runtime where the model allows, else torch), onnx, torch")
     s.add_argument("--windows", choices=["embed", "mean"], default="embed",
                    help="merged-sentence vectors for alignment: embed the joined text (default) or average")
+    s.add_argument("--no-cache", action="store_true",
+                   help="do not keep sentence vectors on disk (default: kept in the cache folder, so re-runs are fast)")
     s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
     s.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="always show a progress bar on stderr")
@@ -77,7 +79,7 @@ def _run_score(args) -> int:
     if show is None:
         show = sys.stderr.isatty() and (len(doc_a.text) + len(doc_b.text)) > 20_000
     result = compare(doc_a, doc_b, mode=args.mode, model=args.model, backend=args.backend, ter=args.ter,
-                     windows=args.windows,
+                     windows=args.windows, disk_cache=not args.no_cache,
                      progress=_Bar(sys.stderr) if show else None)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -24,34 +24,111 @@ log = logging.getLogger("comparator.encoder")
 Progress = Callable[[int, int], None]
 
 
+class EmbeddingStore:
+    """An on-disk cache of vectors keyed by model and text (SQLite, safe across processes), so that a
+    re-run over the same texts embeds nothing. Any storage failure just turns the store off."""
+
+    def __init__(self, path: str, model_key: str) -> None:
+        import sqlite3
+
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.path = path
+        self.model_key = model_key
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vec (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
+        self._db.commit()
+
+    def _key(self, text: str) -> bytes:
+        import hashlib
+
+        return hashlib.blake2b(f"{self.model_key}\0{text}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get_many(self, texts: list[str]) -> dict[str, np.ndarray]:
+        keys = {self._key(t): t for t in texts}
+        found: dict[str, np.ndarray] = {}
+        items = list(keys)
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            rows = self._db.execute(f"SELECT k, v FROM vec WHERE k IN ({','.join('?' * len(chunk))})", chunk)
+            for k, v in rows:
+                found[keys[k]] = np.frombuffer(v, dtype=np.float32).copy()
+        return found
+
+    def put_many(self, texts: list[str], vecs: np.ndarray) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
+                             [(self._key(t), v.astype(np.float32).tobytes()) for t, v in zip(texts, vecs)])
+        self._db.commit()
+
+
 class Encoder:
     name: str = ""
     backend: str = ""
+    # vectors kept in memory, least recently used dropped first: a long-running server stays bounded
+    MEMORY_ITEMS = 200_000
 
     def __init__(self) -> None:
-        self._cache: dict[str, np.ndarray] = {}
+        from collections import OrderedDict
+
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self.store: EmbeddingStore | None = None
 
     @property
     def dim(self) -> int:
         raise NotImplementedError
 
+    @property
+    def cache_key(self) -> str:
+        """What identifies this encoder's vectors in the on-disk store."""
+        return self.name
+
     def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
         raise NotImplementedError
+
+    def use_disk_cache(self, path: str | None = None) -> None:
+        """Keep vectors on disk too (default: embeddings.sqlite in the cache folder)."""
+        try:
+            self.store = EmbeddingStore(path or os.path.join(cache_dir(), "embeddings.sqlite"), self.cache_key)
+        except Exception as exc:  # a read-only or full disk must not stop a run
+            log.warning("embedding cache off: %s", exc)
+            self.store = None
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Normalised embeddings, one row per text; distinct texts not seen before are embedded once."""
         with self._lock:
             # sorted by length (little padding per batch) and then text, so batches are reproducible
             todo = sorted({t for t in texts if t not in self._cache}, key=lambda t: (len(t), t))
+            fresh: dict[str, np.ndarray] = {}
+            if todo and self.store is not None:
+                try:
+                    fresh = self.store.get_many(todo)
+                except Exception as exc:
+                    log.warning("embedding cache off: %s", exc)
+                    self.store = None
+                todo = [t for t in todo if t not in fresh]
             if todo:
                 vecs = self._embed(todo, progress)
                 norms = np.linalg.norm(vecs, axis=1, keepdims=True)
                 vecs = (vecs / np.where(norms == 0, 1, norms)).astype(np.float32)
-                self._cache.update(zip(todo, vecs))
+                fresh.update(zip(todo, vecs))
+                if self.store is not None:
+                    try:
+                        self.store.put_many(todo, vecs)
+                    except Exception as exc:
+                        log.warning("embedding cache off: %s", exc)
+                        self.store = None
             if not texts:
                 return np.zeros((0, self.dim), dtype=np.float32)
-            return np.stack([self._cache[t] for t in texts])
+            out = np.stack([self._cache[t] if t in self._cache else fresh[t] for t in texts])
+            for t, v in fresh.items():
+                self._cache[t] = v
+            for t in set(texts):
+                if t in self._cache:
+                    self._cache.move_to_end(t)
+            while len(self._cache) > self.MEMORY_ITEMS:
+                self._cache.popitem(last=False)
+            return out
 
 
 class HashEncoder(Encoder):
@@ -100,8 +177,14 @@ class SentenceTransformerEncoder(Encoder):
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
         super().__init__()
         self.name = model
+        folder = default_model_path() if model == DEFAULT_MODEL else os.path.expanduser(model)
+        self._key = f"{model}@{_weights_key(folder)}" if os.path.isdir(folder) else model
         self.batch_size = batch_size
         self._model = _load_sentence_transformer(model)
+
+    @property
+    def cache_key(self) -> str:
+        return self._key
 
     @property
     def dim(self) -> int:
@@ -164,6 +247,12 @@ class OnnxEncoder(Encoder):
         self._session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._dim = int(_read_json(os.path.join(folder, "config.json")).get("hidden_size") or 384)
+        self._key = f"{model}@{_weights_key(folder)}"
+
+    @property
+    def cache_key(self) -> str:
+        # the ONNX graph computes the torch model's vectors, so both share stored vectors
+        return self._key
 
     @property
     def dim(self) -> int:

@@ -35,6 +35,7 @@ def compare(
     ter: bool = False,
     params: align.AlignParams = align.AlignParams(),
     windows: str = "embed",
+    disk_cache: bool = False,
     progress: ProgressFn | None = None,
 ) -> Comparison:
     """Compare reference `a` with rendering `b`. Every sentence of both sides ends in exactly one pair."""
@@ -58,6 +59,8 @@ def compare(
     model_name = model or (encoder.name if encoder is not None else DEFAULT_MODEL)
     need_vectors = any(not u.furniture for u in units_a) and any(not u.furniture for u in units_b)
     enc = encoder if encoder is not None else (get_encoder(model_name, backend) if need_vectors else None)
+    if disk_cache and enc is not None and enc.store is None and enc.backend != "hash":
+        enc.use_disk_cache()
 
     if beads is None:
         beads = _align_units(units_a, units_b, enc, params, progress, windows)

@@ -49,3 +49,36 @@ def test_unknown_model_folder_is_an_input_error(tmp_path):
         get_encoder(str(tmp_path / "nope"))
     with pytest.raises(InputError, match="backend"):
         get_encoder("all-MiniLM-L6-v2", backend="gpu")
+
+
+def test_disk_cache_makes_a_rerun_embed_nothing(tmp_path):
+    from comparator.encoder import HashEncoder
+
+    db = str(tmp_path / "emb.sqlite")
+    first = HashEncoder()
+    first.use_disk_cache(db)
+    v1 = first.encode(TEXTS)
+    second = HashEncoder()
+    second.use_disk_cache(db)
+    second._embed = lambda texts, progress: (_ for _ in ()).throw(AssertionError(f"embedded again: {texts}"))
+    assert np.array_equal(second.encode(TEXTS), v1)
+
+
+def test_memory_cache_is_bounded():
+    from comparator.encoder import HashEncoder
+
+    enc = HashEncoder()
+    enc.MEMORY_ITEMS = 10
+    enc.encode([f"text {i}" for i in range(25)])
+    assert len(enc._cache) == 10
+    assert enc.encode(["text 3"]).shape == (1, 512)
+
+
+def test_unwritable_cache_does_not_stop_a_run(tmp_path):
+    from comparator.encoder import HashEncoder
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    enc = HashEncoder()
+    enc.use_disk_cache(str(blocker / "sub" / "emb.sqlite"))
+    assert enc.store is None and enc.encode(TEXTS).shape == (4, 512)
