@@ -157,9 +157,9 @@ def _align_units(units_a, units_b, enc, params, progress, windows) -> list[align
     content_b = [i for i, u in enumerate(units_b) if not u.furniture]
     if content_a and content_b:
         wa = _windows(enc, [_norm(units_a[i].text) for i in content_a], [units_a[i].paragraph for i in content_a],
-                      progress, "A")
+                      progress, "A", windows)
         wb = _windows(enc, [_norm(units_b[i].text) for i in content_b], [units_b[i].paragraph for i in content_b],
-                      progress, "B")
+                      progress, "B", windows)
         inner = align.align(wa, wb, params, progress=lambda d, t: progress("align", d, t))
     else:
         inner = align.align(align.Windows({}, np.zeros(len(content_a)), np.zeros(len(content_a))),

@@ -160,3 +160,15 @@ def test_repeated_sentences_lower_confidence(hash_encoder):
     same = "The river rose again today. " * 6
     r = compare(same, same, encoder=hash_encoder)
     assert all(p.confidence < 0.6 for p in r.pairs if p.a and p.b)
+
+
+def test_mean_windows_embed_only_sentences(sample_texts):
+    from comparator.encoder import HashEncoder
+
+    seen = {}
+    for how in ("embed", "mean"):
+        enc = HashEncoder()
+        compare(*sample_texts, encoder=enc, windows=how)
+        seen[how] = len(enc._cache)
+        assert compare(*sample_texts, encoder=enc, windows=how).settings["windows"] == how
+    assert seen["mean"] < seen["embed"]
