@@ -2,9 +2,11 @@
 
 Pure functions over numpy arrays; no model here. Pass one finds a 1-1/skip path (coarse to fine:
 for long texts the embeddings are averaged in blocks and the path found on the coarse grid is
-refined in a band). Pass two searches a band around that path for every move up to 1-3, 3-1 and
-2-2, scoring a move by the cosine of the merged windows times a length prior. Time and memory grow
-with n * band width, not n * m.
+refined in a band). Pass two searches a band around that path for every move up to 3-3, 2-4, 4-2,
+1-6 and 6-1, scoring a move by the cosine of the merged windows times a length prior. Windows of up to
+MAX_WINDOW sentences come embedded by the caller; longer ones are the length-weighted mean of their
+sentences' vectors, computed on the fly from prefix sums. Time and memory grow with n * band width,
+not n * m.
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ import numpy as np
 
 # (sentences of A, sentences of B) consumed by one move
 MOVES_1TO1 = ((1, 1), (1, 0), (0, 1))
-MOVES = ((1, 1), (1, 0), (0, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1))
-MAX_WINDOW = 3
+MOVES = ((1, 1), (1, 0), (0, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1), (2, 3), (3, 2), (3, 3),
+         (1, 4), (4, 1), (2, 4), (4, 2), (1, 5), (5, 1), (1, 6), (6, 1))
+MAX_WINDOW = 3  # windows up to this size are embedded as joined text by the caller
+MAX_MERGE = max(max(m) for m in MOVES)
 
-FULL_CELLS = 3_000_000  # above this, pass one runs coarse-to-fine
+FULL_CELLS = 750_000  # above this, pass one runs coarse-to-fine (the full grid costs 8 bytes a cell)
 BAND_PASS1 = 16
 BAND_PASS2 = 8
 
@@ -25,7 +29,7 @@ BAND_PASS2 = 8
 @dataclass(frozen=True)
 class AlignParams:
     skip: float = -0.1  # score of a sentence left unaligned
-    paragraph_penalty: float = 0.15  # a merged window that crosses a paragraph boundary
+    paragraph_penalty: float = 0.15  # for each paragraph boundary inside a merged window
     merge_penalty: float = 0.0
     min_similarity: float = 0.2  # a pair below this is split into an omission and an addition
 
@@ -39,24 +43,39 @@ class Bead:
 
 
 class Windows:
-    """Embeddings of every run of 1..MAX_WINDOW consecutive sentences of one side, with lengths."""
+    """Vectors of runs of consecutive sentences of one side, with lengths and paragraph boundaries."""
 
     def __init__(self, vecs: dict[int, np.ndarray], lengths: np.ndarray, paragraphs: np.ndarray):
-        self.vecs = vecs  # k -> (n - k + 1, d) normalised
+        self.vecs = vecs  # k -> (n - k + 1, d) normalised, for the sizes the caller embedded
         self.n = len(lengths)
         self.cum = np.concatenate([[0], np.cumsum(lengths, dtype=np.float64)])
-        # boundary[i] is True when sentence i starts a new paragraph
         para = np.asarray(paragraphs)
         self.para_cum = np.concatenate([[0], np.cumsum(np.r_[False, para[1:] != para[:-1]])]) if self.n else np.zeros(1)
+        one = vecs.get(1)
+        self._prefix = None
+        if one is not None and len(one):
+            weighted = one.astype(np.float64) * np.asarray(lengths, dtype=np.float64)[:, None]
+            self._prefix = np.vstack([np.zeros((1, one.shape[1])), np.cumsum(weighted, axis=0)])
+
+    def count(self, k: int) -> int:
+        return max(0, self.n - k + 1)
+
+    def window(self, k: int, starts) -> np.ndarray:
+        """Vectors of the k-sentence windows starting at `starts` (an int or an array of ints)."""
+        if k in self.vecs:
+            return self.vecs[k][starts]
+        w = self._prefix[np.asarray(starts) + k] - self._prefix[starts]
+        norm = np.linalg.norm(w, axis=-1, keepdims=True)
+        return (w / np.maximum(norm, 1e-12)).astype(np.float32)
 
     def length(self, start, k):
         return self.cum[start + k] - self.cum[start]
 
     def crosses(self, start, k):
-        # a boundary strictly inside the window [start, start + k)
-        if k <= 1:
-            return np.zeros(np.shape(start), dtype=bool)
-        return (self.para_cum[start + k] - self.para_cum[start + 1]) > 0 if self.n else np.zeros(np.shape(start), bool)
+        """How many paragraph boundaries lie strictly inside the window [start, start + k)."""
+        if k <= 1 or not self.n:
+            return np.zeros(np.shape(start), dtype=np.int64)
+        return self.para_cum[start + k] - self.para_cum[start + 1]
 
 
 def window_texts(sentences: list[str], k: int) -> list[str]:
@@ -212,22 +231,21 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
     lo, hi = _band_from_cells(ci, cj, n, m, BAND_PASS2)
 
     def score(i, sb, da, db):
-        # sb: first B sentence of the window; the move ends at row i
+        # sb: first B sentence of each window; the move ends at row i
         sa = i - da
-        if da not in a_win.vecs or db not in b_win.vecs:
-            return np.full(len(sb), -np.inf)
-        ok = sb <= len(b_win.vecs[db]) - 1
-        sim = np.full(len(sb), -np.inf)
-        if sa > len(a_win.vecs[da]) - 1:
-            return sim
-        sim[ok] = b_win.vecs[db][sb[ok]] @ a_win.vecs[da][sa]
-        prior = _length_prior(a_win.length(sa, da), b_win.length(sb, db))
-        out = sim * prior
+        out = np.full(len(sb), -np.inf)
+        ok = sb <= b_win.count(db) - 1
+        if not ok.any() or sa > a_win.count(da) - 1:
+            return out
+        sbo = sb[ok]
+        sim = b_win.window(db, sbo) @ a_win.window(da, sa)
+        val = sim * _length_prior(a_win.length(sa, da), b_win.length(sbo, db))
         merged = da + db - 2
         if merged:
-            out = out - params.merge_penalty * merged
-            cross = a_win.crosses(np.full(len(sb), sa), da) | b_win.crosses(sb, db)
-            out = out - params.paragraph_penalty * cross
+            val = val - params.merge_penalty * merged
+            cross = a_win.crosses(np.full(len(sbo), sa), da) + b_win.crosses(sbo, db)
+            val = val - params.paragraph_penalty * cross
+        out[ok] = val
         return out
 
     path = _dp(n, m, lo, hi, MOVES, score, params.skip, report2)
@@ -235,7 +253,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
     for i0, i1, j0, j1 in path:
         a_idx, b_idx = tuple(range(i0, i1)), tuple(range(j0, j1))
         if a_idx and b_idx:
-            sim = float(b_win.vecs[len(b_idx)][j0] @ a_win.vecs[len(a_idx)][i0])
+            sim = float(b_win.window(len(b_idx), j0) @ a_win.window(len(a_idx), i0))
             if sim < params.min_similarity:
                 beads.extend(Bead((i,), (), None) for i in a_idx)
                 beads.extend(Bead((), (j,), None) for j in b_idx)
@@ -251,13 +269,13 @@ def _confidence(a_win: Windows, b_win: Windows, i0: int, da: int, j0: int, db: i
     pairing shifted by one sentence on either side (same window sizes), clipped to [0, 1]. A pair in a
     run of near-identical sentences scores about 0.5; an unmistakable pair near 1."""
     alts = []
-    va, vb = a_win.vecs[da][i0], b_win.vecs[db][j0]
+    va, vb = a_win.window(da, i0), b_win.window(db, j0)
     for j in (j0 - 1, j0 + 1):
-        if 0 <= j < len(b_win.vecs[db]):
-            alts.append(float(b_win.vecs[db][j] @ va))
+        if 0 <= j < b_win.count(db):
+            alts.append(float(b_win.window(db, j) @ va))
     for i in (i0 - 1, i0 + 1):
-        if 0 <= i < len(a_win.vecs[da]):
-            alts.append(float(a_win.vecs[da][i] @ vb))
+        if 0 <= i < a_win.count(da):
+            alts.append(float(a_win.window(da, i) @ vb))
     margin = sim - max(alts) if alts else sim
     return round(float(np.clip(0.5 + margin, 0.0, 1.0)), 4)
 

@@ -7,7 +7,11 @@ from __future__ import annotations
 import re
 
 _LINE_PATTERNS = [
-    r"(previous|next|prev)( (article|post|story|page))?\s*[:»›>|-]?\s.{0,160}",
+    # "Previous: Headline", "Next article Headline", or a bare "Next Headline" with no final period
+    # ("Next came the Sadducees." is prose)
+    r"(previous|next|prev)( (article|post|story|page))?\s*[:»›>|-]\s*.{0,160}",
+    r"(previous|next|prev) (article|post|story|page)\s.{0,160}",
+    r"(previous|next|prev)\s[^.!?]{0,160}[^.!?\s]",
     r"(previous|next|prev|older|newer)( (article|post|story|page|posts))?\s*[:»›>]?",
     r"share( this)?( (article|post|story|page))?( on \w+)?[:!.]?",
     r"(no|\d+) comments?[.!]?",

@@ -111,4 +111,4 @@ def test_every_sentence_in_exactly_one_bead_in_order(n, m, seed, coarse):
     _check_complete(beads, n, m)
     for bd in beads:
         assert bd.a or bd.b
-        assert len(bd.a) <= 3 and len(bd.b) <= 3
+        assert len(bd.a) <= align.MAX_MERGE and len(bd.b) <= align.MAX_MERGE

@@ -84,3 +84,12 @@ def test_segmentation_loses_no_character(text):
 
         assert joined == _squash(clean_display(text)), mode
         assert all(u.text.strip() for u in units)
+
+
+def test_navigation_is_furniture_but_prose_starting_with_next_is_not():
+    from comparator.furniture import is_furniture
+
+    assert is_furniture("Next Low rainfall and poor management - Eurasia Review")
+    assert is_furniture("Previous Article: County approves new budget")
+    assert not is_furniture("Next came some Sadducees to him.")
+    assert not is_furniture("Next to Jesus sat one of his disciples.")
