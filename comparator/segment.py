@@ -2,7 +2,7 @@
 
 Paragraphs are blocks separated by blank lines; within a block a line break is a boundary unless the
 block is hard-wrapped prose. Sentences inside a line come from sentencex (it keeps "Mr.", "U.S.",
-"Maj. Gen.", "Main St., said" and "2,500" whole), with two repairs: an opening quote left at the end of
+"Maj. Gen.", "Main St., said" and "2,500" whole), also inside quotations, with two repairs: an opening quote left at the end of
 one sentence moves to the next, and a fragment of punctuation alone joins its neighbour. Nothing is
 dropped: the units hold every non-space character of the input, in order.
 """
@@ -32,10 +32,29 @@ _HAS_WORD = re.compile(r"\w")
 _TERMINAL = tuple(".!?:;…\"”’»)")
 
 
+_QUOTES = frozenset("“”‘’\"«»„")
+
+
 def _sentencex(line: str) -> list[str]:
+    """sentencex keeps a quotation whole however many sentences it holds, so the boundaries are found
+    on the line with its quote marks taken out (apostrophes inside words stay) and the original line is
+    cut at the same places."""
     import sentencex
 
-    return [s for s in sentencex.segment("en", line) if s.strip()]
+    keep = [i for i, ch in enumerate(line)
+            if ch not in _QUOTES or (ch in "’'" and 0 < i < len(line) - 1 and line[i - 1].isalnum()
+                                     and line[i + 1].isalnum())]
+    bare = "".join(line[i] for i in keep)
+    cuts, pos = [0], 0
+    for part in sentencex.segment("en", bare):
+        found = bare.find(part, pos)
+        start = found if found >= 0 else pos
+        if 0 < start < len(keep):
+            cuts.append(keep[start])
+        pos = start + len(part)
+    cuts = sorted(set(cuts))
+    pieces = [line[a:b] for a, b in zip(cuts, cuts[1:] + [len(line)])]
+    return [p for p in pieces if p.strip()]
 
 
 def _repair(parts: list[str]) -> list[str]:

@@ -93,3 +93,10 @@ def test_navigation_is_furniture_but_prose_starting_with_next_is_not():
     assert is_furniture("Previous Article: County approves new budget")
     assert not is_furniture("Next came some Sadducees to him.")
     assert not is_furniture("Next to Jesus sat one of his disciples.")
+
+
+def test_sentences_inside_a_quotation_are_split():
+    s = split_sentences("“We promised people that we would never again be caught unprepared. "
+                        "Today we kept that promise,” she said. It’s done.")
+    assert s == ["“We promised people that we would never again be caught unprepared.",
+                 "Today we kept that promise,” she said.", "It’s done."]
