@@ -34,7 +34,7 @@ def compare(
     encoder: Encoder | None = None,
     ter: bool = False,
     params: align.AlignParams = align.AlignParams(),
-    windows: str = "embed",
+    windows: str = "mean",
     disk_cache: bool = False,
     progress: ProgressFn | None = None,
 ) -> Comparison:
@@ -127,7 +127,7 @@ LONG_WINDOW_CHARS = 1200  # about the 256 word pieces a MiniLM input holds
 
 
 def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress, side: str,
-             how: str = "embed") -> align.Windows:
+             how: str = "mean") -> align.Windows:
     """Vectors of runs of 1..MAX_WINDOW sentences. `mean` takes the length-weighted mean of the
     sentence vectors (no extra model calls); `embed` runs the model on the joined text of each run,
     except runs too long for the model's input, which would be cut short and so keep the mean."""
