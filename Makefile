@@ -29,8 +29,11 @@ score: setup
 test: setup
 	$(PY) -m pytest -q tests
 
+# Benchmarks read ../shared/eval (they say so when it is missing); each prints a markdown table.
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/align_bible.py
+	$(PY) bench/demetr.py
+	$(PY) bench/speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from comparator import report, views
+from comparator import dashboard_history, report, views
 from comparator.documents import Document, decode, read_text
 from comparator.encoder import DEFAULT_MODEL, HASH_MODEL, get_encoder
 from comparator.errors import InputError
@@ -267,6 +267,7 @@ def exports(result: Comparison, key: str) -> None:
     for col, (fmt, label, name, mime) in zip(st.columns(len(EXPORTS)), EXPORTS):
         col.download_button(label, export(key, fmt, result), f"{stem}-{name}", mime, key=f"dl_{fmt}",
                             on_click="ignore", width="stretch")  # "ignore": a download does not rerun
+    dashboard_history.save_button(st, result, "score")
 
 
 # ---- input -------------------------------------------------------------------------------------------
@@ -318,6 +319,11 @@ try:
         result, key = open_json(data, up_json.name), _key("json", hashlib.sha256(data).hexdigest())
         status.info(f"Showing the saved result **{views.md_escape(up_json.name)}**. Remove it in the sidebar to "
                     "score texts again.")
+    elif st.session_state.get("saved_run"):  # reopened from the Saved runs page
+        name, data = st.session_state["saved_run"]
+        result, key = open_json(data, name), _key("json", hashlib.sha256(data).hexdigest())
+        status.info(f"Showing **{views.md_escape(name)}** from the run history.")
+        st.sidebar.button("Close the saved run", on_click=st.session_state.pop, args=("saved_run", None))
     else:
         doc_a, doc_b = _pick(up_a, paste_a, "A"), _pick(up_b, paste_b, "B")
         if doc_a is None and doc_b is None:

@@ -1,7 +1,10 @@
-"""Scripted runs: `python -m comparator score A B [--mode ...] [--format ...] [-o FILE] [--model ...]`.
+"""Scripted runs: `python -m comparator score A B [--mode ...] [--format ...] [-o FILE] [--model ...]`,
+`compare REF SYS1 SYS2 ...` (several systems ranked with significance), `batch MANIFEST` (many pairs) and
+`history [list|show ID|diff ID1 ID2]` (saved runs).
 
 Exit 0 on success; 2 for bad input or usage, with one line on stderr and no traceback; 1 for an
-unexpected failure (one line; `--debug` shows the traceback).
+unexpected failure (one line; `--debug` shows the traceback); `batch` exits 3 when it finished but some
+pairs failed (each named on stderr and in its summary).
 """
 from __future__ import annotations
 
@@ -35,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "'hash' for a model-free encoder)")
     s.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
                    help="how the model runs: auto (ONNX Runtime where the model allows, else torch), onnx, torch")
-    s.add_argument("--windows", choices=["embed", "mean"], default="embed",
-                   help="merged-sentence vectors for alignment: embed the joined text (default) or average")
+    s.add_argument("--windows", choices=["embed", "mean"], default="mean",
+                   help="vectors of merged sentences for alignment: the length-weighted mean of the sentence "
+                        "vectors (default; as accurate on the alignment benchmark) or the model run on the joined "
+                        "text (about 6x the model work)")
     s.add_argument("--no-cache", action="store_true",
                    help="do not keep sentence vectors on disk (default: kept in the cache folder, so re-runs are fast)")
     s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
@@ -44,7 +49,99 @@ def build_parser() -> argparse.ArgumentParser:
                    help="always show a progress bar on stderr")
     s.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
     s.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    _history_options(s)
+    _add_compare(sub)
+    _add_batch(sub)
+    _add_history(sub)
     return p
+
+
+def _engine_options(s) -> None:
+    """The scoring options of `score`, shared by `compare` and `batch`."""
+    s.add_argument("--mode", choices=["text", "lines", "aligned"], default="text",
+                   help="text: find sentences (default); lines: one sentence a line, aligned; "
+                        "aligned: line i of A with line i of B")
+    s.add_argument("--model", default=None,
+                   help="sentence-transformers model folder or name (default: the packaged all-MiniLM-L6-v2; "
+                        "'hash' for a model-free encoder)")
+    s.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
+                   help="how the model runs: auto (ONNX Runtime where the model allows, else torch), onnx, torch")
+    s.add_argument("--windows", choices=["embed", "mean"], default="mean",
+                   help="vectors of merged sentences for alignment: the length-weighted mean of the sentence "
+                        "vectors (default; as accurate on the alignment benchmark) or the model run on the joined "
+                        "text (about 6x the model work)")
+    s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
+    s.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="always show a progress bar on stderr")
+    s.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
+    s.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+
+
+def _history_options(s) -> None:
+    s.add_argument("--save", action="store_true", help="store this run in the run history")
+    s.add_argument("--history", metavar="PATH", default=None,
+                   help="the history database (default: $MT_COMPARATOR_HISTORY, else "
+                        "~/.local/share/mt-comparator/history.sqlite)")
+
+
+def _add_compare(sub) -> None:
+    c = sub.add_parser("compare", help="score several renderings (systems) against one reference and rank them")
+    c.add_argument("reference", help="the reference rendering")
+    c.add_argument("systems", nargs="+", metavar="SYSTEM",
+                   help="two or more renderings under review; the first is the baseline of the significance tests")
+    c.add_argument("--names", nargs="+", metavar="NAME", help="one name per system (default: the file names)")
+    c.add_argument("--format", choices=["json", "csv", "tsv", "html", "text"], default="json",
+                   help="json: everything; csv/tsv: the system table; html: table and disputed sentences; "
+                        "text: the table for a terminal")
+    c.add_argument("-o", "--output", help="write here instead of stdout")
+    c.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="paired bootstrap resamples (default 1000; seed from SACREBLEU_SEED, default 12345)")
+    c.add_argument("--flag-threshold", type=float, default=0.5, metavar="F",
+                   help="a pair counts as flagged when its flag is at least this (default 0.5)")
+    _engine_options(c)
+    _history_options(c)
+
+
+def _add_batch(sub) -> None:
+    b = sub.add_parser("batch", help="score many pairs from a manifest; one result per pair and a summary")
+    b.add_argument("manifest", help="TSV (name, a, b), JSONL ({name, a, b}) or a folder of NAME.a.txt/NAME.b.txt")
+    b.add_argument("-o", "--output-dir", dest="outdir", default=None,
+                   help="where results go (default: MANIFEST-results next to the manifest)")
+    b.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: one process (default); ray: Ray actors, one model per worker")
+    b.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="an existing Ray cluster (HOST:PORT or ray://HOST:PORT); default: a local Ray for this run")
+    b.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="Ray workers (default: the CPUs of this machine, or of the cluster)")
+    b.add_argument("--force", action="store_true", help="score every pair again, even those already done")
+    _engine_options(b)
+    _history_options(b)
+
+
+def _add_history(sub) -> None:
+    h = sub.add_parser("history", help="saved runs: list, show one, compare two runs of the same texts")
+    hs = h.add_subparsers(dest="action", parser_class=_Parser)
+    common = _Parser(add_help=False)
+    common.add_argument("--history", metavar="PATH", default=None,
+                        help="the history database (default: $MT_COMPARATOR_HISTORY, else "
+                             "~/.local/share/mt-comparator/history.sqlite)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    ls = hs.add_parser("list", parents=[common], help="saved runs, newest first")
+    ls.add_argument("--limit", type=int, default=50, help="at most this many (default 50; 0 for all)")
+    ls.add_argument("--kind", choices=["score", "compare", "batch"], default=None)
+    ls.add_argument("--format", choices=["text", "json", "tsv"], default="text")
+    sh = hs.add_parser("show", parents=[common], help="one run: its summary, or its whole JSON")
+    sh.add_argument("id", help="run id")
+    sh.add_argument("--format", choices=["text", "json"], default="text",
+                    help="json: the result exactly as the command wrote it")
+    df = hs.add_parser("diff", parents=[common], help="compare two runs of the same reference text")
+    df.add_argument("old", help="run id (ID:SYSTEM picks a system of a compare run; default its baseline)")
+    df.add_argument("new", help="run id, or ID:SYSTEM")
+    df.add_argument("--format", choices=["text", "json"], default="text")
+    df.add_argument("--all", action="store_true", help="also list the reference sentences that stayed the same")
+    # `history --history PATH list` as well as `history list --history PATH` (own dest: a subcommand's
+    # defaults would overwrite the same name)
+    h.add_argument("--history", dest="history_top", metavar="PATH", default=None, help="the history database")
 
 
 class _Bar:
@@ -93,7 +190,184 @@ def _run_score(args) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
+    if args.save:
+        from .history import inputs_of
+
+        _save(args, "score", result.to_dict(), inputs_of(("reference", doc_a), ("rendering", doc_b)))
     return 0
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise InputError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _save(args, kind: str, result: dict, inputs: list, **kw) -> int:
+    from .history import History
+
+    with History(args.history) as h:
+        run_id, new = h.save(kind, result, inputs, **kw)
+        where = h.path
+    print(f"{'saved as' if new else 'already saved as'} run {run_id} in {where}", file=sys.stderr)
+    return run_id
+
+
+def _show_progress(args, size: int) -> bool:
+    if args.progress is not None:
+        return args.progress
+    return sys.stderr.isatty() and size > 20_000
+
+
+def _run_compare(args) -> int:
+    from .documents import read_path
+    from .history import inputs_of
+    from .systems import FORMATS, compare_systems, default_name
+
+    if len(args.systems) < 2:
+        raise InputError("compare needs at least two systems (for one, use: score REFERENCE SYSTEM)")
+    if args.names is not None and len(args.names) != len(args.systems):
+        raise InputError(f"--names gives {len(args.names)} names for {len(args.systems)} systems")
+    if args.bootstrap < 1:
+        raise InputError("--bootstrap must be at least 1")
+    if sum(1 for p in [args.reference, *args.systems] if p == "-") > 1:
+        raise InputError("only one input can be read from standard input")
+    ref = read_path(args.reference)
+    docs = [read_path(p) for p in args.systems]
+    names = args.names or [default_name(p) for p in args.systems]
+    size = len(ref.text) * len(docs) + sum(len(d.text) for d in docs)
+    result = compare_systems(ref, list(zip(names, docs)), mode=args.mode, model=args.model, backend=args.backend,
+                             ter=args.ter, windows=args.windows, n_samples=args.bootstrap,
+                             flag_threshold=args.flag_threshold,
+                             progress=_Bar(sys.stderr) if _show_progress(args, size) else None)
+    for note in dict.fromkeys(n for r in result.systems for n in r.notes):
+        print(f"note: {note}", file=sys.stderr)
+    _write(FORMATS[args.format](result), args.output)
+    if args.save:
+        _save(args, "compare", result.to_dict(),
+              inputs_of(("reference", ref), *((f"system {n}", d) for n, d in zip(result.names, docs))))
+    return 0
+
+
+def _run_batch(args) -> int:
+    import json
+    import uuid
+
+    from .batch import EXIT_SOME_FAILED, engine_settings, read_manifest, run_batch
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers must be at least 1")
+    if args.engine != "ray" and (args.workers is not None or args.ray_address):
+        raise InputError("--workers and --ray-address go with --engine ray")
+    items = read_manifest(args.manifest)
+    outdir = args.outdir or os.path.splitext(args.manifest.rstrip("/\\"))[0] + "-results"
+    settings = engine_settings(args.mode, args.model, args.backend, args.windows, args.ter)
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    history = None
+    batch_id = uuid.uuid4().hex[:12]
+    if args.save:
+        from .history import History
+
+        history = History(args.history)
+    saved = []
+
+    def on_result(row, text):
+        if row["status"] == "failed":
+            if show:
+                sys.stderr.write("\r\033[K")
+            print(f"failed: {row['name']}: {row['error']}", file=sys.stderr)
+        elif history is not None:
+            if text is None:  # skipped: the result is the one on disk
+                with open(os.path.join(outdir, row["result"]), encoding="utf-8") as fh:
+                    text = fh.read()
+            inputs = [{"role": "reference", "name": row["a"], "sha256": row.get("a_sha256")},
+                      {"role": "rendering", "name": row["b"], "sha256": row.get("b_sha256")}]
+            saved.append(history.save("batch", json.loads(text), inputs, label=row["name"], batch=batch_id))
+
+    try:
+        report = run_batch(items, outdir, settings, engine=args.engine, ray_address=args.ray_address,
+                           workers=args.workers, force=args.force, progress=_Bar(sys.stderr) if show else None,
+                           on_result=on_result)
+    finally:
+        if history is not None:
+            history.close()
+    c = report.counts
+    print(f"batch: {c.get('done', 0)} done, {c.get('skipped', 0)} skipped (already done), {c.get('failed', 0)} "
+          f"failed, in {report.seconds:.1f} s with the {report.engine} engine; summary in "
+          f"{os.path.join(outdir, 'summary.tsv')}", file=sys.stderr)
+    if saved:
+        new = [i for i, fresh in saved if fresh]
+        print(f"saved {len(new)} new runs" + (f" ({min(new)}..{max(new)}, batch {batch_id})" if new else "")
+              + f", {len(saved) - len(new)} already saved, in {history.path}", file=sys.stderr)
+    return EXIT_SOME_FAILED if report.failed else 0
+
+
+def _run_history(args) -> int:
+    import json
+
+    from . import history as hist
+
+    action = args.action or "list"
+    with hist.History(getattr(args, "history", None) or args.history_top, create=False) as h:
+        if action == "list":
+            runs = h.runs(limit=getattr(args, "limit", 50) or None, kind=getattr(args, "kind", None))
+            rows = hist.list_rows(runs)
+            fmt = getattr(args, "format", "text")
+            if fmt == "json":
+                text = json.dumps(runs, ensure_ascii=False, indent=1) + "\n"
+            elif fmt == "tsv":
+                text = "\t".join(hist.LIST_COLUMNS) + "\n" + "".join(
+                    "\t".join("" if r[c] is None else " ".join(str(r[c]).split()) for c in hist.LIST_COLUMNS) + "\n"
+                    for r in rows)
+            else:
+                text = hist.format_table(rows, hist.LIST_COLUMNS) if rows else f"no saved runs in {h.path}\n"
+        elif action == "show":
+            if not str(args.id).isdigit():
+                raise InputError(f"{args.id!r} is not a run id")
+            if args.format == "json":
+                text = h.result_text(int(args.id))
+            else:
+                run = h.get(int(args.id))
+                text = _show_text(run)
+        else:
+            old, old_label = h.comparison(args.old)
+            new, new_label = h.comparison(args.new)
+            d = hist.diff_results(old, new, old_label, new_label)
+            text = json.dumps(d, ensure_ascii=False, indent=1) + "\n" if args.format == "json" else \
+                hist.diff_text(d, show_all=args.all)
+    _write(text, None)
+    return 0
+
+
+def _show_text(run: dict) -> str:
+    from . import history as hist
+    from .result import Comparison
+
+    lines = [f"run {run['id']}: {run['kind']} from {run['source']}, {run['created']}"
+             + (f", label {run['label']}" if run.get("label") else "")
+             + (f", batch {run['batch']}" if run.get("batch") else "")]
+    s = run.get("settings") or {}
+    lines.append(f"settings: mode {s.get('mode')}, model {s.get('model')}, backend {s.get('backend')}")
+    for entry in run.get("inputs") or []:
+        lines.append(f"{entry.get('role')}: {entry.get('name')}  sha256 {entry.get('sha256') or '–'}")
+    if run["kind"] == "compare":
+        from .systems import SystemsComparison, to_text
+
+        lines.append("")
+        lines.append(to_text(SystemsComparison.from_dict(run["result"])).rstrip())
+    else:
+        result = Comparison.from_dict(run["result"])
+        rows = hist.list_rows([run])
+        lines.append(hist.format_table(rows, ["bleu", "chrf", "mean_cosine", "flagged"]).rstrip())
+        lines.append(f"{len(result.a_sentences)} reference sentences, {len(result.b_sentences)} rendering "
+                     f"sentences, {len(result.pairs)} pairs; the whole result: history show {run['id']} --format json")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,9 +380,11 @@ def main(argv: list[str] | None = None) -> int:
 
             print(__version__)
             return 0
-        if args.command != "score":
-            raise InputError("python -m comparator: give a command: score A B (see --help)")
-        return _run_score(args)
+        commands = {"score": _run_score, "compare": _run_compare, "batch": _run_batch, "history": _run_history}
+        if args.command not in commands:
+            raise InputError("python -m comparator: give a command: score A B, compare REF SYS1 SYS2, "
+                             "batch MANIFEST or history (see --help)")
+        return commands[args.command](args)
     except InputError as exc:
         print(f"error: {str(exc).splitlines()[0] if str(exc) else 'bad input'}", file=sys.stderr)
         return 2
