@@ -208,7 +208,7 @@ def read_path(path: str) -> Document:
 
 
 def read_text(text: str, name: str = "pasted text") -> Document:
-    if len(text) > MAX_BYTES:
+    if len(text) > MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise InputError(f"{name}: over the {MAX_BYTES // (1024 * 1024)} MB limit")
     return _checked(Document(text, "str", name=name))
 

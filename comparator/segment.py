@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from . import furniture
-from .documents import clean_display, normalise_newlines
+from .documents import clean_display, normalise, normalise_newlines
 
 # A unit longer than this is cut at spaces: a 2 MB line with no punctuation becomes readable rows.
 MAX_UNIT_CHARS = 1000
@@ -113,7 +113,8 @@ def blocks(text: str) -> list[list[str]]:
     """Paragraphs (blank-line separated) as lists of lines, each line a hard boundary."""
     out = []
     for block in re.split(r"\n[ \t\u00a0]*\n", normalise_newlines(text)):
-        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        # a line of only invisible characters (zero-width spacers of web pages) is a blank line
+        lines = [ln.strip() for ln in block.split("\n") if normalise(ln)]
         if not lines:
             continue
         if _is_hard_wrapped(lines):

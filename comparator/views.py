@@ -90,6 +90,8 @@ def pairs_frame(result: Comparison) -> pd.DataFrame:
     for c in (*SCORES, "confidence"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
     df["pair"] = df["pair"].astype("int64")
+    # an empty frame's columns are objects; as masks they must stay booleans, or df[mask] picks columns
+    df["furniture"] = df["furniture"].astype(bool)
     return df
 
 
@@ -396,7 +398,7 @@ def table_frame(df: pd.DataFrame, scores: list[str] | None = None) -> pd.DataFra
 
 def worst_pairs(df: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     """The n aligned pairs (both sides present, not furniture) with the highest flag."""
-    two = df[df["kind"].map(_two_sided)]
+    two = df[df["kind"].map(_two_sided).astype(bool)]
     return sort_pairs(two, "flag").head(n)
 
 

@@ -100,3 +100,8 @@ def test_sentences_inside_a_quotation_are_split():
                         "Today we kept that promise,” she said. It’s done.")
     assert s == ["“We promised people that we would never again be caught unprepared.",
                  "Today we kept that promise,” she said.", "It’s done."]
+
+
+def test_line_of_invisible_characters_is_blank():
+    units = segment("Hello there.\n\n\u200b\u200b\ufeff\n\nBye now.")
+    assert [u.text for u in units] == ["Hello there.", "Bye now."]
