@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vectors of merged sentences for alignment: the length-weighted mean of the sentence "
                         "vectors (default; as accurate on the alignment benchmark) or the model run on the joined "
                         "text (about 6x the model work)")
+    s.add_argument("--token-flag", action="store_true",
+                   help="compare the pairs' contextual token vectors for the flag: better at telling a rewording "
+                        "from a loss, one more model pass over the paired text")
     s.add_argument("--no-cache", action="store_true",
                    help="do not keep sentence vectors on disk (default: kept in the cache folder, so re-runs are fast)")
     s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
@@ -176,7 +179,7 @@ def _run_score(args) -> int:
     if show is None:
         show = sys.stderr.isatty() and (len(doc_a.text) + len(doc_b.text)) > 20_000
     result = compare(doc_a, doc_b, mode=args.mode, model=args.model, backend=args.backend, ter=args.ter,
-                     windows=args.windows, disk_cache=not args.no_cache,
+                     windows=args.windows, disk_cache=not args.no_cache, token_flag=args.token_flag,
                      progress=_Bar(sys.stderr) if show else None)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -36,6 +36,7 @@ def compare(
     params: align.AlignParams = align.AlignParams(),
     windows: str = "mean",
     disk_cache: bool = False,
+    token_flag: bool = False,
     progress: ProgressFn | None = None,
 ) -> Comparison:
     """Compare reference `a` with rendering `b`. Every sentence of both sides ends in exactly one pair."""
@@ -64,7 +65,7 @@ def compare(
 
     if beads is None:
         beads = _align_units(units_a, units_b, enc, params, progress, windows)
-    pairs = _score(units_a, units_b, beads, enc, ter, progress)
+    pairs = _score(units_a, units_b, beads, enc, ter, progress, token_flag)
 
     scored = [p for p in pairs if p.a and p.b and not p.furniture]
     corpus = metrics.corpus_scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
@@ -78,6 +79,7 @@ def compare(
         "ter": ter,
         "align": {k: getattr(params, k) for k in params.__dataclass_fields__},
         "windows": windows,
+        "token_flag": bool(token_flag and hasattr(enc, "token_embeddings")),
         "version": __version__,
         "a_name": doc_a.name,
         "b_name": doc_b.name,
@@ -186,7 +188,17 @@ def _with_furniture(beads, units_a, units_b) -> list[align.Bead]:
     return out
 
 
-def _score(units_a, units_b, beads, enc, ter, progress) -> list[Pair]:
+def _token_vectors(pairs: list[Pair], enc) -> dict:
+    """Contextual token vectors of the two-sided pairs' texts as written (offsets index those strings):
+    one more model pass over the paired text, which lets the flag tell a rewording from a loss."""
+    if enc is None or not hasattr(enc, "token_embeddings"):
+        return {}
+    texts = sorted({t for p in pairs if p.a and p.b and not p.furniture for t in (p.a_text, p.b_text)},
+                   key=lambda t: (len(t), t))
+    return dict(zip(texts, enc.token_embeddings(texts))) if texts else {}
+
+
+def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False) -> list[Pair]:
     pairs: list[Pair] = []
     texts = []
     for bd in beads:
@@ -203,6 +215,7 @@ def _score(units_a, units_b, beads, enc, ter, progress) -> list[Pair]:
     if texts:
         emb = enc.encode(texts)
         vec = dict(zip(texts, emb))
+    tokens = _token_vectors(pairs, enc) if token_flag else {}
     total = len(pairs)
     for n, p in enumerate(pairs):
         if p.furniture:
@@ -215,7 +228,8 @@ def _score(units_a, units_b, beads, enc, ter, progress) -> list[Pair]:
             s = metrics.sentence_scores(na, nb, ter)
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
         p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
-        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine)
+        tv = (tokens[p.a_text], tokens[p.b_text]) if p.a_text in tokens and p.b_text in tokens else None
+        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_vectors=tv)
         if n % 200 == 0 or n == total - 1:
             progress("score", n + 1, total)
     return pairs

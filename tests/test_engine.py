@@ -172,3 +172,13 @@ def test_mean_windows_embed_only_sentences(sample_texts):
         seen[how] = len(enc._cache)
         assert compare(*sample_texts, encoder=enc, windows=how).settings["windows"] == how
     assert seen["mean"] < seen["embed"]
+
+
+def test_token_flag_uses_token_vectors(sample_texts, model_encoder):
+    plain = compare(*sample_texts, encoder=model_encoder)
+    tok = compare(*sample_texts, encoder=model_encoder, token_flag=True)
+    assert tok.settings["token_flag"] and not plain.settings["token_flag"]
+    assert [p.a for p in tok.pairs] == [p.a for p in plain.pairs]
+    assert any(abs(x.flag - y.flag) > 1e-6 for x, y in zip(tok.pairs, plain.pairs) if x.a and x.b)
+    for p in tok.pairs:
+        assert 0.0 <= p.flag <= 1.0
