@@ -1,0 +1,479 @@
+"""Several renderings of one reference: each scored by the engine, then ranked with paired bootstrap
+resampling (sacrebleu's significance tools), the first system as the baseline.
+
+Systems may align differently to the reference (one merges reference sentences 3 and 4, another keeps
+them apart; one drops a sentence, another adds one). Bootstrap resampling needs the same segments for
+every system, so the unit here is a *reference segment*: a run of reference sentences that no system
+splits. Two neighbouring reference sentences share a segment when any system aligned them to one pair.
+For each system, a segment's hypothesis is the text of that system's pairs whose reference sentences
+fall in it, in document order; a reference sentence the system left out gives an empty hypothesis (the
+omission costs it), and a sentence found only in the system (an addition) joins the segment of the
+reference sentence before it (the first segment if none), so that added text costs precision as it
+would in any corpus BLEU. Page furniture is left out on both sides, as in the engine's corpus scores.
+
+The segment-level BLEU and chrF are therefore corpus scores over the shared segments; they differ from
+each system's own `corpus` scores (over its aligned pairs only) when a system drops or adds sentences.
+
+Pure: no UI, no printing. `compare_systems` returns a `SystemsComparison`, serialised as the JSON of
+`python -m comparator compare`.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+from . import __version__
+from .documents import Document, normalise, read_text
+from .errors import InputError
+from .result import Comparison
+
+# A pair is "flagged" when its flag is at least this: the point where the dashboard's badge turns red.
+# Sentences found in only one rendering have flag 1.0 and so always count; furniture never does.
+FLAG_THRESHOLD = 0.5
+DEFAULT_SAMPLES = 1000
+# sacrebleu's paired tests read their seed from this variable (default 12345): results are reproducible.
+SEED_ENV = "SACREBLEU_SEED"
+SIGNIFICANCE_LEVEL = 0.05
+SCHEMA_VERSION = 1
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class Segment:
+    a: list[int]  # reference sentence indices, consecutive
+    reference: str  # the reference sentences joined by one space
+    hypotheses: list[str]  # per system, in system order
+    pairs: list[list[int]]  # per system: indices into that system's `pairs`
+    chrf: list[float]  # per system: sentence chrF of the hypothesis against the reference (0 for an empty one)
+    flag: list[float]  # per system: the highest flag among its pairs here (1.0 when it left the segment out)
+    disagreement: float  # highest minus lowest chrF over the systems
+
+
+@dataclass
+class SystemsComparison:
+    reference_name: str
+    names: list[str]
+    systems: list[Comparison]
+    table: list[dict[str, Any]]
+    significance: dict[str, Any] | None
+    segments: list[Segment]
+    settings: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "systems",
+            "reference_name": self.reference_name,
+            "settings": self.settings,
+            "table": self.table,
+            "significance": self.significance,
+            # each system keeps the whole `score` contract (a_sentences, b_sentences, pairs, corpus, ...)
+            "systems": [{"name": n, **c.to_dict()} for n, c in zip(self.names, self.systems)],
+            "segments": [asdict(s) for s in self.segments],
+            "notes": self.notes,
+            "schema": self.schema,
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SystemsComparison":
+        try:
+            systems = data["systems"]
+            names = [str(s["name"]) for s in systems]
+            results = [Comparison.from_dict({k: v for k, v in s.items() if k != "name"}) for s in systems]
+            segments = [Segment(**{k: v for k, v in s.items() if k in Segment.__dataclass_fields__})
+                        for s in data.get("segments") or []]
+            return cls(reference_name=str(data.get("reference_name", "")), names=names, systems=results,
+                       table=list(data.get("table") or []), significance=data.get("significance"),
+                       segments=segments, settings=dict(data.get("settings") or {}),
+                       notes=list(data.get("notes") or []), schema=int(data.get("schema", SCHEMA_VERSION)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"not a systems comparison: missing or bad field ({exc})") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "SystemsComparison":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or "systems" not in data:
+            raise InputError("not a systems comparison: no 'systems'")
+        return cls.from_dict(data)
+
+    def ranked(self) -> list[dict[str, Any]]:
+        """The table rows best first (by rank)."""
+        return sorted(self.table, key=lambda r: (r["rank"], r["system"]))
+
+    def most_disputed(self, n: int | None = None) -> list[int]:
+        """Segment positions, the most disputed first (largest chrF spread, then flag spread)."""
+        order = sorted(range(len(self.segments)),
+                       key=lambda i: (-self.segments[i].disagreement,
+                                      -(max(self.segments[i].flag) - min(self.segments[i].flag)), i))
+        return order if n is None else order[:n]
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Names made unique by a #2, #3 suffix where they repeat."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        name = name or "system"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return out
+
+
+def default_name(path: str) -> str:
+    base = os.path.basename(str(path).rstrip("/\\")) or str(path)
+    stem, ext = os.path.splitext(base)
+    return stem if ext and stem else base
+
+
+def compare_systems(
+    reference: str | Document,
+    systems: list[tuple[str, str | Document]],
+    mode: str = "text",
+    model: str | None = None,
+    backend: str = "auto",
+    encoder=None,
+    ter: bool = False,
+    windows: str = "embed",
+    n_samples: int = DEFAULT_SAMPLES,
+    flag_threshold: float = FLAG_THRESHOLD,
+    progress: ProgressFn | None = None,
+) -> SystemsComparison:
+    """Score every system against the reference with the engine, then rank them with paired bootstrap
+    resampling over the shared reference segments, the first system as the baseline."""
+    from .engine import compare
+
+    if not systems:
+        raise InputError("give at least one system to compare")
+    if n_samples < 1:
+        raise InputError("the number of bootstrap samples must be at least 1")
+    ref = reference if isinstance(reference, Document) else read_text(reference, "reference")
+    names = unique_names([n for n, _ in systems])
+    results = []
+    for k, (_, doc) in enumerate(systems):
+        stage = f"system {k + 1}/{len(systems)}"
+        results.append(compare(ref, doc, mode=mode, model=model, backend=backend, encoder=encoder, ter=ter,
+                               windows=windows,
+                               progress=(lambda s, d, t, _st=stage: progress(f"{_st} {s}", d, t)) if progress else None))
+    return rank_systems(ref.name, names, results, n_samples=n_samples, flag_threshold=flag_threshold)
+
+
+def rank_systems(reference_name: str, names: list[str], results: list[Comparison],
+                 n_samples: int = DEFAULT_SAMPLES, flag_threshold: float = FLAG_THRESHOLD) -> SystemsComparison:
+    """The system table, significance and segments from already scored systems (same reference)."""
+    if len(names) != len(results) or not results:
+        raise InputError("one name per system")
+    first = results[0]
+    for name, r in zip(names[1:], results[1:]):
+        if r.a_sentences != first.a_sentences:
+            raise InputError(f"{name}: not scored against the same reference sentences as {names[0]}")
+    groups = reference_segments(results)
+    per_system = [_segment_hypotheses(r, groups) for r in results]
+    refs = [normalise(" ".join(first.a_sentences[i] for i in g)) for g in groups]
+    segments = _segments(first, groups, refs, results, per_system)
+    notes: list[str] = []
+    significance = None
+    if groups:
+        significance = paired_bootstrap(names, [[normalise(h) for h in hyps] for hyps, _ in per_system], refs,
+                                        n_samples)
+    else:
+        notes.append("no reference sentence to score (empty reference or only page furniture): no significance")
+    table = _table(names, results, significance, flag_threshold)
+    settings = {
+        "mode": first.settings.get("mode"),
+        "model": first.settings.get("model"),
+        "backend": first.settings.get("backend"),
+        "version": __version__,
+        "baseline": names[0],
+        "flag_threshold": flag_threshold,
+        "units": "reference segments: runs of reference sentences that no system splits",
+        "reference_name": reference_name,
+    }
+    return SystemsComparison(reference_name=reference_name, names=list(names), systems=list(results),
+                             table=table, significance=significance, segments=segments, settings=settings,
+                             notes=notes)
+
+
+def flagged(result: Comparison, threshold: float = FLAG_THRESHOLD) -> int:
+    """Pairs with flag >= threshold, furniture left out (one-sided pairs have flag 1.0 and count)."""
+    return sum(1 for p in result.pairs if not p.furniture and p.flag is not None and p.flag >= threshold)
+
+
+def reference_segments(results: list[Comparison]) -> list[list[int]]:
+    """Runs of content reference sentences such that no system's pair crosses a run's border."""
+    first = results[0]
+    furniture = set(first.a_furniture)
+    content = [i for i in range(len(first.a_sentences)) if i not in furniture]
+    joined: set[int] = set()  # i in joined: sentence i and the next content sentence share a segment
+    for r in results:
+        for p in r.pairs:
+            if not p.furniture:
+                joined.update(p.a[:-1])
+    groups: list[list[int]] = []
+    for i in content:
+        if groups and groups[-1][-1] in joined:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _segment_hypotheses(result: Comparison, groups: list[list[int]]) -> tuple[list[str], list[list[int]]]:
+    """One hypothesis per reference segment for this system, and the pairs that went into it."""
+    where = {i: g for g, members in enumerate(groups) for i in members}
+    texts: list[list[str]] = [[] for _ in groups]
+    pairs: list[list[int]] = [[] for _ in groups]
+    current: int | None = None
+    pending: list[int] = []  # additions before the first reference sentence: they join the first segment
+
+    def put(g: int, n: int) -> None:
+        if result.pairs[n].b:
+            texts[g].append(result.pairs[n].b_text)
+        pairs[g].append(n)
+
+    for n, p in enumerate(result.pairs):
+        if p.furniture or (not p.a and not p.b):
+            continue
+        if p.a:
+            g = where.get(p.a[0])
+            if g is None:
+                continue
+            current = g
+            for m in pending:
+                put(g, m)
+            pending = []
+            put(g, n)
+        elif current is None:
+            pending.append(n)
+        else:
+            put(current, n)
+    if groups:
+        for m in pending:
+            put(0, m)
+    return [" ".join(t) for t in texts], pairs
+
+
+def _segments(first, groups, refs, results, per_system) -> list[Segment]:
+    from . import metrics
+
+    out = []
+    for g, members in enumerate(groups):
+        hyps = [hyps[g] for hyps, _ in per_system]
+        idx = [pairs[g] for _, pairs in per_system]
+        chrf = [metrics.sentence_scores(refs[g], normalise(h)).chrf if h.strip() else 0.0 for h in hyps]
+        flags = []
+        for r, ids in zip(results, idx):
+            fl = [r.pairs[i].flag for i in ids if r.pairs[i].flag is not None]
+            flags.append(round(max(fl), 4) if fl else 1.0)
+        out.append(Segment(a=list(members), reference=" ".join(first.a_sentences[i] for i in members),
+                           hypotheses=hyps, pairs=idx, chrf=chrf, flag=flags,
+                           disagreement=round(max(chrf) - min(chrf), 4)))
+    return out
+
+
+@lru_cache(maxsize=None)
+def _test_metrics():
+    from sacrebleu.metrics import BLEU, CHRF
+
+    return {"bleu": BLEU(), "chrf": CHRF()}
+
+
+def _seed() -> str:
+    return os.environ.get(SEED_ENV, "12345")
+
+
+def paired_bootstrap(names: list[str], hypotheses: list[list[str]], references: list[str],
+                     n_samples: int = DEFAULT_SAMPLES) -> dict[str, Any]:
+    """sacrebleu's paired bootstrap resampling (Koehn 2004, as in Moses' script): for each system, BLEU and
+    chrF with the mean and 95% confidence half-width over the resamples, and for each system but the
+    baseline (the first) the p-value of its difference from the baseline."""
+    from sacrebleu.significance import PairedTest
+
+    m = _test_metrics()
+    metrics = {"BLEU": m["bleu"], "chrF": m["chrf"]}
+    test = PairedTest(list(zip(names, hypotheses)), metrics, [references], test_type="bs", n_samples=n_samples,
+                      n_jobs=1)
+    signatures, scores = test()
+    keys = {"bleu": next(k for k in scores if k.startswith("BLEU")), "chrf": next(k for k in scores if k.startswith("chrF"))}
+    systems = []
+    for pos, name in enumerate(names):
+        # sacrebleu counts resampled differences strictly above the observed one, so a system identical to
+        # the baseline (observed difference 0, every resampled difference 0) would get p = 1/(n+1): say 1.
+        same = pos > 0 and hypotheses[pos] == hypotheses[0]
+        entry: dict[str, Any] = {"name": name, "baseline": pos == 0, "identical_to_baseline": same}
+        for metric, key in keys.items():
+            res = scores[key][pos]
+            p = None if res.p_value is None else (1.0 if same else round(float(res.p_value), 4))
+            entry[metric] = {"score": _r(res.score), "mean": _r(res.mean), "ci": _r(res.ci), "p_value": p}
+        systems.append(entry)
+    return {
+        "test": "paired bootstrap resampling",
+        "tool": "sacrebleu.significance.PairedTest (test_type='bs')",
+        "n_samples": n_samples,
+        "seed": _seed(),
+        "baseline": names[0],
+        "segments": len(references),
+        "level": SIGNIFICANCE_LEVEL,
+        "bleu_signature": str(signatures[keys["bleu"]]),
+        "chrf_signature": str(signatures[keys["chrf"]]),
+        "systems": systems,
+    }
+
+
+def _r(x, digits: int = 4):
+    return None if x is None else round(float(x), digits)
+
+
+def _table(names, results, significance, threshold) -> list[dict[str, Any]]:
+    rows = []
+    sig = {s["name"]: s for s in (significance or {}).get("systems", [])}
+    for name, r in zip(names, results):
+        s = sig.get(name, {})
+        counts = r.counts()
+        row: dict[str, Any] = {"system": name, "rank": 0}
+        for metric in ("bleu", "chrf"):
+            m = s.get(metric) or {}
+            row[metric] = m.get("score")
+            row[f"{metric}_mean"] = m.get("mean")
+            row[f"{metric}_ci"] = m.get("ci")
+            row[f"{metric}_p"] = m.get("p_value")
+            row[f"{metric}_significant"] = (None if m.get("p_value") is None
+                                            else bool(m["p_value"] < SIGNIFICANCE_LEVEL))
+        row.update({
+            "mean_cosine": r.corpus.get("mean_cosine"),
+            "flagged": flagged(r, threshold),
+            "pairs_scored": r.corpus.get("pairs_scored"),
+            "only_in_reference": counts.get("only_in_a", 0),
+            "only_in_system": counts.get("only_in_b", 0),
+            "corpus_bleu": r.corpus.get("bleu"),
+            "corpus_chrf": r.corpus.get("chrf"),
+        })
+        rows.append(row)
+    # Rank by segment chrF (more stable than BLEU on short texts), then BLEU, then fewer flagged pairs.
+    order = sorted(range(len(rows)), key=lambda i: (-(rows[i]["chrf"] or 0.0), -(rows[i]["bleu"] or 0.0),
+                                                    rows[i]["flagged"], i))
+    for rank, i in enumerate(order, 1):
+        rows[i]["rank"] = rank
+    return rows
+
+
+# ---- renderers ---------------------------------------------------------------------------------------
+
+TABLE_COLUMNS = ["rank", "system", "bleu", "bleu_ci", "bleu_p", "chrf", "chrf_ci", "chrf_p", "mean_cosine",
+                 "flagged", "pairs_scored", "only_in_reference", "only_in_system", "corpus_bleu", "corpus_chrf"]
+
+
+def _cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v  # a formula to spreadsheet programs otherwise
+    return v
+
+
+def to_delimited(sc: SystemsComparison, delimiter: str = ",") -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=TABLE_COLUMNS, delimiter=delimiter, lineterminator="\n",
+                       extrasaction="ignore")
+    w.writeheader()
+    for row in sc.table:
+        w.writerow({k: _cell(row.get(k)) for k in TABLE_COLUMNS})
+    return buf.getvalue()
+
+
+def _pm(score, ci) -> str:
+    if score is None:
+        return "–"
+    return f"{score:.2f} ± {ci:.2f}" if ci is not None else f"{score:.2f}"
+
+
+def _p(p) -> str:
+    if p is None:
+        return "baseline"
+    return f"p={p:.4f}" + (" *" if p < SIGNIFICANCE_LEVEL else "")
+
+
+def text_rows(sc: SystemsComparison) -> list[list[str]]:
+    """The system table as strings, in input order (baseline first): what the text and HTML reports show."""
+    out = []
+    for r in sc.table:
+        out.append([str(r["rank"]), r["system"], _pm(r["bleu"], r["bleu_ci"]), _p(r["bleu_p"]),
+                    _pm(r["chrf"], r["chrf_ci"]), _p(r["chrf_p"]),
+                    "–" if r["mean_cosine"] is None else f"{r['mean_cosine']:.4f}", str(r["flagged"])])
+    return out
+
+
+TEXT_HEADER = ["rank", "system", "BLEU ± 95% CI", "vs baseline", "chrF ± 95% CI", "vs baseline", "cosine",
+               "flagged"]
+
+
+def to_text(sc: SystemsComparison) -> str:
+    rows = [TEXT_HEADER, *text_rows(sc)]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(TEXT_HEADER))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    s = sc.significance
+    if s:
+        lines.append("")
+        lines.append(f"Paired bootstrap resampling, {s['n_samples']} samples, seed {s['seed']}, over {s['segments']} "
+                     f"reference segments; baseline {s['baseline']}; * p < {s['level']}.")
+        lines.append(f"BLEU {s['bleu_signature']}")
+        lines.append(f"chrF {s['chrf_signature']}")
+    lines.append(f"flagged: pairs with flag >= {sc.settings.get('flag_threshold', FLAG_THRESHOLD)} "
+                 "(sentences found in one rendering only included, page furniture not).")
+    lines.extend(f"note: {n}" for n in sc.notes)
+    return "\n".join(lines) + "\n"
+
+
+def to_html(sc: SystemsComparison, disputed: int = 10) -> str:
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in TEXT_HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in text_rows(sc))
+    s = sc.significance or {}
+    sys_head = "".join(f"<th>{esc(n)}</th>" for n in sc.names)
+    seg_rows = []
+    for i in sc.most_disputed(disputed):
+        seg = sc.segments[i]
+        cells = "".join(f"<td>{esc(h) or '<i>(left out)</i>'}<br><small>chrF {c:.1f} · flag {f:.2f}</small></td>"
+                        for h, c, f in zip(seg.hypotheses, seg.chrf, seg.flag))
+        seg_rows.append(f"<tr><td>{esc(' '.join(map(str, seg.a)))}</td><td>{esc(seg.reference)}</td>{cells}"
+                        f"<td>{seg.disagreement:.1f}</td></tr>")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Systems compared</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<style>
+body{{font-family:system-ui,sans-serif;margin:1.5em}} table{{border-collapse:collapse;width:100%;margin-bottom:1.5em}}
+td,th{{border:1px solid #ccc;padding:4px 6px;vertical-align:top;font-size:14px}} th{{background:#f4f4f4}}
+</style></head><body>
+<h1>Systems compared</h1>
+<p>Reference: {esc(sc.reference_name)} · mode {esc(str(sc.settings.get('mode', '')))} · model {esc(str(sc.settings.get('model', '')))}</p>
+<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+<p>Paired bootstrap resampling ({esc(str(s.get('n_samples', '')))} samples, seed {esc(str(s.get('seed', '')))}) over
+{esc(str(s.get('segments', '')))} reference segments; baseline {esc(str(s.get('baseline', '')))}; * p &lt; {SIGNIFICANCE_LEVEL}.<br>
+BLEU <code>{esc(str(s.get('bleu_signature', '')))}</code><br>chrF <code>{esc(str(s.get('chrf_signature', '')))}</code></p>
+<h2>Where the systems disagree most</h2>
+<table><thead><tr><th>reference sentences</th><th>reference</th>{sys_head}<th>chrF spread</th></tr></thead>
+<tbody>{''.join(seg_rows)}</tbody></table>
+</body></html>
+"""
+
+
+FORMATS = {
+    "json": lambda sc: sc.to_json(),
+    "csv": lambda sc: to_delimited(sc, ","),
+    "tsv": lambda sc: to_delimited(sc, "\t"),
+    "html": to_html,
+    "text": to_text,
+}

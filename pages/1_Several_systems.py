@@ -1,0 +1,50 @@
+"""Dashboard page: several systems against one reference, ranked with significance (a thin UI over
+comparator.systems; the page itself is comparator.dashboard_systems)."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from comparator import dashboard_history, dashboard_systems  # noqa: E402
+from comparator.documents import Document, decode  # noqa: E402
+from comparator.encoder import get_encoder  # noqa: E402
+from comparator.systems import SystemsComparison, compare_systems  # noqa: E402
+
+st.set_page_config(page_title="Several systems · Translation comparator", page_icon="🔎", layout="wide")
+log = logging.getLogger("comparator.app")
+
+
+@st.cache_resource(show_spinner="Loading the sentence model (once per server)…")
+def load_encoder(model: str):
+    return get_encoder(model)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def score_systems(ref: Document, docs: tuple, names: tuple, mode: str, model: str, n_samples: int):
+    return compare_systems(ref, list(zip(names, docs)), mode=mode, model=model, encoder=load_encoder(model),
+                           n_samples=n_samples)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def read_upload(data: bytes, name: str) -> Document:
+    return decode(data, name)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def open_systems_json(data: bytes, name: str) -> SystemsComparison:
+    return SystemsComparison.from_json(decode(data, name).text)
+
+
+try:
+    dashboard_systems.render(st, score_systems, read_upload, open_systems_json, dashboard_history.saver(st), ROOT)
+except Exception as exc:  # a bug or an unforeseen input: one line for the user, the traceback in the log
+    log.exception("dashboard failure")
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    st.error(f"Something went wrong ({type(exc).__name__}){': ' + first if first else ''}")

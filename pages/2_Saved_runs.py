@@ -1,0 +1,25 @@
+"""Dashboard page: the run history — list saved runs, reopen one, compare two runs of the same texts
+(a thin UI; the page itself is comparator.dashboard_history)."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from comparator import dashboard_history  # noqa: E402
+
+st.set_page_config(page_title="Saved runs · Translation comparator", page_icon="🔎", layout="wide")
+log = logging.getLogger("comparator.app")
+
+try:
+    dashboard_history.render(st)
+except Exception as exc:  # a bug or an unforeseen input: one line for the user, the traceback in the log
+    log.exception("dashboard failure")
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    st.error(f"Something went wrong ({type(exc).__name__}){': ' + first if first else ''}")
