@@ -180,7 +180,7 @@ def _name_files(items: list[Item]) -> None:
 
 # ---- keys and scoring --------------------------------------------------------------------------------
 
-def engine_settings(mode: str = "text", model: str | None = None, backend: str = "auto", windows: str = "embed",
+def engine_settings(mode: str = "text", model: str | None = None, backend: str = "auto", windows: str = "mean",
                     ter: bool = False) -> dict[str, Any]:
     from .encoder import DEFAULT_MODEL
 

@@ -147,7 +147,7 @@ def compare_systems(
     backend: str = "auto",
     encoder=None,
     ter: bool = False,
-    windows: str = "embed",
+    windows: str = "mean",
     n_samples: int = DEFAULT_SAMPLES,
     flag_threshold: float = FLAG_THRESHOLD,
     progress: ProgressFn | None = None,
