@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: setup run score test bench clean
+.PHONY: setup run score test load-test bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ score: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# 8 concurrent browser sessions on one dashboard server (about 1-2 minutes)
+load-test: setup
+	$(PY) -m pytest -q -m load tests/test_load.py
 
 # Benchmarks read ../shared/eval (they say so when it is missing); each prints a markdown table.
 bench: setup

@@ -212,8 +212,9 @@ class SentenceTransformerEncoder(Encoder):
             enc = tok(text, return_offsets_mapping=True, truncation=True, max_length=self._model.max_seq_length)
             offsets = [tuple(o) for o in enc["offset_mapping"]]
             vec = emb.detach().cpu().numpy() if hasattr(emb, "detach") else np.asarray(emb)
-            n = min(len(offsets), len(vec))
-            out.append((offsets[:n], vec[:n]))
+            # [CLS], [SEP] and padding cover no characters: leave them out, as the ONNX path does
+            keep = [k for k in range(min(len(offsets), len(vec))) if offsets[k][1] > offsets[k][0]]
+            out.append(([offsets[k] for k in keep], vec[keep]))
         return out
 
 
@@ -439,6 +440,7 @@ def _make_encoder(model: str, backend: str) -> Encoder:
         except Exception as exc:  # export or runtime unavailable: the torch path gives the same vectors
             if backend == "onnx":
                 raise InputError(f"cannot run {model!r} with ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
+            log.warning("ONNX Runtime cannot run %s (%s); using torch", model, str(exc).splitlines()[0][:200])
     elif backend == "onnx":
         raise InputError(f"{model!r} is not a local mean-pooling sentence-transformers folder; use --backend torch")
     return SentenceTransformerEncoder(model)
