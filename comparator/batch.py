@@ -395,6 +395,11 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise InputError(f"cannot start Ray: nothing answers at {hostport} ({exc.strerror or exc})") from None
 
 
+def _is_loopback(address: str) -> bool:
+    host = address.split("://", 1)[-1].rstrip("/").rpartition(":")[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def _package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -402,12 +407,13 @@ def _package_root() -> str:
 def start_ray(address: str | None, workers: int | None):
     """Connect to a cluster, or start a local Ray for this run bound to 127.0.0.1 with no dashboard."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports sent anywhere
-    if address is None:
-        # Read by Ray at import: with it off, Ray takes 127.0.0.1 as the node address and binds its gRPC
-        # servers there instead of on every interface.
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    else:
+    if address is not None:
         _check_reachable(address)
+    if address is None or _is_loopback(address):
+        # Read by Ray at import: with it off, Ray takes 127.0.0.1 as the node address and binds its gRPC
+        # servers there instead of on every interface. A cluster at a loopback address needs it too, or
+        # Ray rewrites 127.0.0.1 to this machine's network address, where such a cluster does not listen.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     try:
         import ray
     except ImportError:
@@ -425,7 +431,10 @@ def start_ray(address: str | None, workers: int | None):
     try:
         ray.init(**kw)
     except Exception as exc:
-        raise InputError(f"cannot start Ray: {_first_line(exc) or type(exc).__name__}") from None
+        hint = ""
+        if address is not None and not os.environ.get("RAY_AUTH_MODE"):
+            hint = " (a cluster with token authentication needs RAY_AUTH_MODE=token and its token)"
+        raise InputError(f"cannot start Ray: {_first_line(exc) or type(exc).__name__}{hint}") from None
     return ray
 
 

@@ -219,3 +219,10 @@ def test_ray_engine_gives_the_local_engines_results(texts, tmp_path):
     workers = [{x.get("worker") for x in json.loads((d / "summary.json").read_text("utf-8"))["pairs"]
                 if x["status"] == "done"} for d in (local, ray)]
     assert len(workers[0]) == 1 and len(workers[1]) == 2
+
+
+def test_loopback_cluster_addresses_stay_on_loopback():
+    from comparator.batch import _is_loopback
+
+    assert _is_loopback("127.0.0.1:6379") and _is_loopback("ray://localhost:10001") and _is_loopback("[::1]:6379")
+    assert not _is_loopback("10.0.0.5:6379") and not _is_loopback("ray://head.example:10001")
