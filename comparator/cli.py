@@ -28,30 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="align and score rendering B against reference A")
     s.add_argument("a", help="reference rendering (the original or a human translation); - for stdin")
     s.add_argument("b", help="rendering under review")
-    s.add_argument("--mode", choices=["text", "lines", "aligned"], default="text",
-                   help="text: find sentences (default); lines: one sentence a line, aligned; "
-                        "aligned: line i of A with line i of B")
+    _engine_options(s)
     s.add_argument("--format", choices=["json", "csv", "tsv", "html"], default="json")
     s.add_argument("-o", "--output", help="write here instead of stdout")
-    s.add_argument("--model", default=None,
-                   help="sentence-transformers model folder or name (default: the packaged all-MiniLM-L6-v2; "
-                        "'hash' for a model-free encoder)")
-    s.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
-                   help="how the model runs: auto (ONNX Runtime where the model allows, else torch), onnx, torch")
-    s.add_argument("--windows", choices=["embed", "mean"], default="mean",
-                   help="vectors of merged sentences for alignment: the length-weighted mean of the sentence "
-                        "vectors (default; as accurate on the alignment benchmark) or the model run on the joined "
-                        "text (about 6x the model work)")
     s.add_argument("--token-flag", action="store_true",
                    help="compare the pairs' contextual token vectors for the flag: better at telling a rewording "
                         "from a loss, one more model pass over the paired text")
     s.add_argument("--no-cache", action="store_true",
                    help="do not keep sentence vectors on disk (default: kept in the cache folder, so re-runs are fast)")
-    s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
-    s.add_argument("--progress", dest="progress", action="store_true", default=None,
-                   help="always show a progress bar on stderr")
-    s.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
-    s.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     _history_options(s)
     _add_compare(sub)
     _add_batch(sub)
