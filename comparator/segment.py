@@ -44,9 +44,17 @@ def _sentencex(line: str) -> list[str]:
     keep = [i for i, ch in enumerate(line)
             if ch not in _QUOTES or (ch in "’'" and 0 < i < len(line) - 1 and line[i - 1].isalnum()
                                      and line[i + 1].isalnum())]
-    bare = "".join(line[i] for i in keep)
+    # other spaces (NBSP, thin space...) become plain ones, one for one so that positions hold: sentencex
+    # has panicked on a byte index inside an NBSP
+    bare = "".join(" " if line[i].isspace() and line[i] != "\n" else line[i] for i in keep)
+    try:
+        parts = list(sentencex.segment("en", bare))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # a panic inside the splitter (pyo3 raises BaseException): keep the line whole
+        parts = [bare]
     cuts, pos = [0], 0
-    for part in sentencex.segment("en", bare):
+    for part in parts:
         found = bare.find(part, pos)
         start = found if found >= 0 else pos
         if 0 < start < len(keep):

@@ -105,3 +105,10 @@ def test_sentences_inside_a_quotation_are_split():
 def test_line_of_invisible_characters_is_blank():
     units = segment("Hello there.\n\n\u200b\u200b\ufeff\n\nBye now.")
     assert [u.text for u in units] == ["Hello there.", "Bye now."]
+
+
+def test_odd_spaces_around_punctuation_do_not_break_the_splitter():
+    # a hypothesis run found sentencex panicking on a byte index inside an NBSP
+    for text in ["a.\u00a0b", ".\u00a0\u00a0a “x.\u00a0”\u00a0Y", "Mr.\u00a0\u2009X.\u3000Y!\u00a0", "\u00a0.\u00a0"]:
+        units = segment(text)
+        assert _squash("".join(u.text for u in units)) == _squash(text.replace("\u00a0", " "))
