@@ -167,16 +167,7 @@ def _run_score(args) -> int:
                      progress=_Bar(sys.stderr) if show else None)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    text = report.FORMATS[args.format](result)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-        except OSError as exc:
-            raise InputError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    _write(report.FORMATS[args.format](result), args.output)
     if args.save:
         from .history import inputs_of
 

@@ -10,6 +10,19 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
+def json_object(text: str, key: str, what: str) -> dict[str, Any]:
+    """A JSON object that has `key`, or an InputError saying what the text is not."""
+    from .errors import InputError
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or key not in data:
+        raise InputError(f"not {what}: no '{key}'")
+    return data
+
+
 @dataclass
 class Pair:
     a: list[int]  # sentence indices of A (reference); empty for a sentence only in B
@@ -65,15 +78,7 @@ class Comparison:
 
     @classmethod
     def from_json(cls, text: str) -> "Comparison":
-        from .errors import InputError
-
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise InputError(f"not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or "pairs" not in data:
-            raise InputError("not a comparison result: no 'pairs'")
-        return cls.from_dict(data)
+        return cls.from_dict(json_object(text, "pairs", "a comparison result"))
 
     def counts(self) -> dict[str, int]:
         """Pairs by alignment type, sentences only in A / only in B, furniture units."""

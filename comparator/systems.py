@@ -31,7 +31,7 @@ from typing import Any, Callable
 from . import __version__
 from .documents import Document, normalise, read_text
 from .errors import InputError
-from .result import Comparison
+from .result import Comparison, json_object
 
 # A pair is "flagged" when its flag is at least this: the point where the dashboard's badge turns red.
 # Sentences found in only one rendering have flag 1.0 and so always count; furniture never does.
@@ -102,13 +102,7 @@ class SystemsComparison:
 
     @classmethod
     def from_json(cls, text: str) -> "SystemsComparison":
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise InputError(f"not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or "systems" not in data:
-            raise InputError("not a systems comparison: no 'systems'")
-        return cls.from_dict(data)
+        return cls.from_dict(json_object(text, "systems", "a systems comparison"))
 
     def ranked(self) -> list[dict[str, Any]]:
         """The table rows best first (by rank)."""
