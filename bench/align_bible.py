@@ -42,6 +42,11 @@ script), after Sennrich & Volk (2011):
              sentences a side is one 2-2 gold bead even when its sentences pair 1-1 and 1-1, which
              plain strict counts as two errors. Beads that cross a gold boundary and one-sided beads
              are not merged, so they stay errors. Error patterns are reported at this level.
+  strict errors by class
+             the aligner's plain-strict errors sorted (see `strict_errors`): (a) pairs right at
+             sentence level that split a verse group, (b) beads crossing a gold boundary, (c) wrong
+             one-sided beads, (d) beads inside a verse group another bead spoils; with strict F1
+             counting (a) as right, which is about the verse-level figure.
 
 Scale: the chosen books are repeated one after the other until both sides reach each size (default
 2,500, 5,000 and 10,000 sentences). The windows are embedded in this process the way the engine does
@@ -302,6 +307,78 @@ def error_patterns(gold, pred) -> dict:
     }
 
 
+STRICT_CLASSES = ("split", "crosses", "one-sided", "other")
+STRICT_CLASS_TEXT = {
+    "split": "(a) right at sentence level, splits a verse group (the group covered exactly by such beads)",
+    "crosses": "(b) crosses a gold-bead boundary (shifted, or joins gold beads)",
+    "one-sided": "(c) one-sided (1-0 / 0-1), wrong",
+    "other": "(d) other: inside one gold bead that is not covered exactly (a neighbour crosses or is one-sided)",
+}
+
+
+def strict_errors(gold, pred) -> np.ndarray:
+    """Plain-strict errors by class, as counts [predicted beads wrong: a, b, c, d; two-sided gold beads
+    missed: a, b, c, d] (classes in STRICT_CLASSES). A predicted bead is (a) when it is two-sided, lies
+    inside one gold bead, and every predicted bead touching that gold bead does the same (merging them
+    gives the gold bead: verse-level strict counts it right); (b) when it touches more than one gold
+    bead; (c) when a side is empty; (d) otherwise. A missed gold bead takes the class of the predicted
+    beads that touch it: (a) if they split it cleanly, else (b) if one crosses its boundary, else (c)."""
+    gset = {g for g in gold}
+    g_of_a = {i: k for k, g in enumerate(gold) for i in g[0]}
+    g_of_b = {j: k for k, g in enumerate(gold) for j in g[1]}
+    touching: dict[int, list] = defaultdict(list)
+    touched_by = {}
+    for p in pred:
+        ks = {g_of_a[i] for i in p[0]} | {g_of_b[j] for j in p[1]}
+        touched_by[p] = ks
+        for k in ks:
+            touching[k].append(p)
+
+    def clean(k):  # the predicted beads touching gold bead k are two-sided and inside it
+        return all(q[0] and q[1] and len(touched_by[q]) == 1 for q in touching[k])
+
+    out = np.zeros(8, dtype=np.int64)
+    for p, ks in touched_by.items():
+        if p in gset:
+            continue
+        if not p[0] or not p[1]:
+            out[2] += 1
+        elif len(ks) > 1:
+            out[1] += 1
+        else:
+            out[0 if clean(next(iter(ks))) else 3] += 1
+    for k, g in enumerate(gold):
+        if not g[0] or not g[1] or g in touched_by:
+            continue
+        ps = touching[k]
+        if clean(k):
+            out[4] += 1
+        elif any(len(touched_by[q]) > 1 for q in ps):
+            out[5] += 1
+        elif any(not q[0] or not q[1] for q in ps):
+            out[6] += 1
+        else:
+            out[7] += 1
+    return out
+
+
+def fmt_strict_errors(c: np.ndarray, n_pred: int, n_gold: int, strict: dict, verse: dict) -> str:
+    """The table 'strict errors by class', and strict F1 with class (a) counted right."""
+    lines = ["| class | wrong predicted beads | missed gold beads |", "|---|---|---|"]
+    for k, name in enumerate(STRICT_CLASSES):
+        lines.append(f"| {STRICT_CLASS_TEXT[name]} | {c[k]} | {c[4 + k]} |")
+    tp_p, tp_r = strict["counts"][0], strict["counts"][4]
+    lines.append(f"| total (of {n_pred} predicted / {n_gold} two-sided gold) | {c[:4].sum()} | {c[4:].sum()} |")
+    p = (tp_p + c[0]) / max(n_pred, 1)
+    r = (tp_r + c[4]) / max(n_gold, 1)
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    lines.append("")
+    lines.append(f"strict with (a) counted right: P {p:.3f} R {r:.3f} F1 {f:.3f} (verse-level strict: "
+                 f"P {verse['p_strict']:.3f} R {verse['r_strict']:.3f} F1 {verse['f1_strict']:.3f}); plain strict "
+                 f"F1 {strict['f1_strict']:.3f}")
+    return "\n".join(lines)
+
+
 def _cap(bead) -> str:
     return "-".join(str(n) if n <= 3 else "4+" for n in (len(bead[0]), len(bead[1])))
 
@@ -490,7 +567,7 @@ def run_book(book, data_a, data_b, kw, systems, examples=0) -> dict:
         check_partition(pred, len(side_a.sentences), len(side_b.sentences), f"{book}/{name}")
         coarse = coarsen(pred, gold)
         res["systems"][name] = {"counts": counts(gold, pred), "counts_verse": counts(gold, coarse),
-                                "errors": error_patterns(gold, coarse)}
+                                "errors": error_patterns(gold, coarse), "strict_errors": strict_errors(gold, pred)}
     if examples and "aligner" in preds:
         res["examples"] = wrong_examples(gold, coarsen(preds["aligner"], gold), side_a, side_b, examples)
     return res
@@ -745,6 +822,7 @@ def main(argv=None) -> int:
             for kind in ("counts", "counts_verse"):
                 total[s, kind] += r["systems"][s][kind]
                 r["systems"][s][kind] = [int(x) for x in r["systems"][s][kind]]
+            r["systems"][s]["strict_errors"] = [int(x) for x in r["systems"][s]["strict_errors"]]
         per_book.append(r)
         sc, sv = r["scores"], r["scores_verse"]
         print(f"# {book}: " + ", ".join(f"{s} {sc[s]['f1_strict']:.3f}/{sc[s]['f1_lax']:.3f}/{sv[s]['f1_strict']:.3f}"
@@ -772,7 +850,14 @@ def main(argv=None) -> int:
     for s in systems:
         err = _merge_errors([r["systems"][s]["errors"] for r in per_book])
         overall.setdefault("errors", {})[s] = err
+        se = sum(np.asarray(r["systems"][s]["strict_errors"]) for r in per_book)
+        overall.setdefault("strict_errors", {})[s] = dict(zip(
+            [f"pred {c}" for c in STRICT_CLASSES] + [f"gold {c}" for c in STRICT_CLASSES], (int(x) for x in se)))
         if s == "aligner":
+            c = total[s, "counts"]
+            print(f"\n{s} strict errors by class (plain strict, sentence beads):\n")
+            print(fmt_strict_errors(se, int(c[0] + c[1]), int(c[4] + c[5]), overall["scores"][s],
+                                    overall["scores_verse"][s]))
             print(f"\n{s} error patterns (prediction at verse granularity; bead types A-B):")
             for k, v in err.items():
                 print(f"  {k}: {v}")

@@ -4,7 +4,7 @@
     result = compare(reference_text, rendering_text)      # -> Comparison
     result.pairs[0].cosine, result.corpus["chrf"]
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .errors import InputError  # noqa: E402
 from .result import Comparison, Pair  # noqa: E402

@@ -3,10 +3,14 @@
 Pure functions over numpy arrays; no model here. Pass one finds a 1-1/skip path (coarse to fine:
 for long texts the embeddings are averaged in blocks and the path found on the coarse grid is
 refined in a band). Pass two searches a band around that path for every move up to 3-3, 2-4, 4-2,
-1-6 and 6-1, scoring a move by the cosine of the merged windows times a length prior. Windows of up to
-MAX_WINDOW sentences come embedded by the caller; longer ones are the length-weighted mean of their
-sentences' vectors, computed on the fly from prefix sums. Time and memory grow with n * band width,
-not n * m.
+1-6 and 6-1, scoring a move by the cosine of the merged windows times a length prior; the cosine is
+taken after part of the two texts' mean vector is removed from both windows (`AlignParams.center`),
+so that what every sentence of the texts shares (their topic, their style) does not make a short or
+generic sentence match its neighbours' translations almost as well as its own. A last step gives a
+sentence the DP left unaligned to the pair beside it when it completes that pair (`_absorb`).
+Windows of up to MAX_WINDOW sentences come embedded by the caller; longer ones are the length-weighted
+mean of their sentences' vectors, computed on the fly from prefix sums. Time and memory grow with
+n * band width, not n * m.
 """
 from __future__ import annotations
 
@@ -32,6 +36,10 @@ class AlignParams:
     paragraph_penalty: float = 0.15  # for each paragraph boundary inside a merged window
     merge_penalty: float = 0.0
     min_similarity: float = 0.2  # a pair below this is split into an omission and an addition
+    # share of the two texts' mean sentence vector taken out of every window vector before pass two
+    # compares them (0 = plain cosine; below 1, so a vector never cancels out)
+    center: float = 0.5
+    absorb: float = 0.0  # a sentence left unaligned joins the pair beside it when that raises its cosine by more
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,12 @@ class Windows:
 
 def window_texts(sentences: list[str], k: int) -> list[str]:
     return [" ".join(sentences[i : i + k]) for i in range(len(sentences) - k + 1)]
+
+
+def _centred_cosine(sim, pa, pb, mm):
+    """Cosine of (x - mean, y - mean) for unit vectors x, y, from sim = x.y, pa = x.mean, pb = y.mean
+    and mm = mean.mean (|x - mean|^2 = 1 - 2 x.mean + mean.mean, never 0 while |mean| < 1)."""
+    return (sim - pa - pb + mm) / np.sqrt(np.maximum((1 - 2 * pa + mm) * (1 - 2 * pb + mm), 1e-12))
 
 
 def _length_prior(la, lb):
@@ -230,6 +244,16 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
     ci, cj = _path_cells(path1)
     lo, hi = _band_from_cells(ci, cj, n, m, BAND_PASS2)
 
+    mean = None
+    if params.center:
+        # cosine of (x - mean, y - mean) for unit x, y from x.y, x.mean, y.mean: the projections of the
+        # embedded windows are computed once, longer windows' on the fly
+        total = a_len.sum() + b_len.sum()
+        mean = (params.center * (a_len @ a1 + b_len @ b1) / max(total, 1e-9)).astype(np.float32)
+        mm = float(mean @ mean)
+        a_proj = {k: v @ mean for k, v in a_win.vecs.items()}
+        b_proj = {k: v @ mean for k, v in b_win.vecs.items()}
+
     def score(i, sb, da, db):
         # sb: first B sentence of each window; the move ends at row i
         sa = i - da
@@ -238,7 +262,12 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         if not ok.any() or sa > a_win.count(da) - 1:
             return out
         sbo = sb[ok]
-        sim = b_win.window(db, sbo) @ a_win.window(da, sa)
+        va, vb = a_win.window(da, sa), b_win.window(db, sbo)
+        sim = vb @ va
+        if mean is not None:
+            pa = a_proj[da][sa] if da in a_proj else float(va @ mean)
+            pb = b_proj[db][sbo] if db in b_proj else vb @ mean
+            sim = _centred_cosine(sim, pa, pb, mm)
         val = sim * _length_prior(a_win.length(sa, da), b_win.length(sbo, db))
         merged = da + db - 2
         if merged:
@@ -261,7 +290,96 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             beads.append(Bead(a_idx, b_idx, sim, _confidence(a_win, b_win, i0, len(a_idx), j0, len(b_idx), sim)))
         else:
             beads.append(Bead(a_idx, b_idx, None))
-    return beads
+    return _absorb(beads, a_win, b_win, params)
+
+
+def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignParams) -> list[Bead]:
+    """Give sentences left unaligned to the pair beside them when they belong to it.
+
+    The DP scores a merge by cosine times a length prior and caps merges at MOVES, so a sentence that
+    only completes its neighbour's content (a clause the other rendering folds into one sentence, a
+    rendering wordier there than on average, a unit longer than the largest move) can come out
+    one-sided. Each run of one-sided beads between two pairs is offered to those pairs, one edge
+    sentence at a time (the run's first sentence of a side to the pair before, its last to the pair
+    after), best gain first: a sentence joins when the pair's cosine rises by more than
+    `params.absorb` (less any paragraph boundary it brings inside, at `paragraph_penalty`). An
+    unrelated sentence dilutes the merged vector and lowers the cosine, so real omissions and
+    additions stay one-sided. Linear: a run of r sentences costs r + 1 rounds of at most four cosines."""
+    out: list[Bead] = []
+    k = 0
+    n = len(beads)
+    while k < n:
+        if beads[k].a and beads[k].b:
+            out.append(beads[k])
+            k += 1
+            continue
+        run_end = k
+        while run_end < n and not (beads[run_end].a and beads[run_end].b):
+            run_end += 1
+        run = beads[k:run_end]
+        left = out.pop() if out and out[-1].a and out[-1].b else None
+        right = beads[run_end] if run_end < n else None
+        new_left, rest, new_right = _absorb_run(left, run, right, a_win, b_win, params)
+        if new_left is not None:
+            out.append(new_left)
+        out.extend(rest)
+        if right is not None:
+            out.append(new_right)
+        k = run_end + 1 if right is not None else run_end
+    return out
+
+
+def _bead_value(a_win: Windows, b_win: Windows, a0: int, da: int, b0: int, db: int, params: AlignParams) -> float:
+    sim = float(b_win.window(db, b0) @ a_win.window(da, a0))
+    return sim - params.paragraph_penalty * float(a_win.crosses(a0, da) + b_win.crosses(b0, db))
+
+
+def _absorb_run(left, run, right, a_win, b_win, params):
+    """One run of one-sided beads between pairs `left` and `right` (either may be None): returns the
+    two pairs, grown, and the beads of the run that stay one-sided."""
+    # the run's sentences of each side are contiguous; [lo, hi) is what is still unaligned
+    a_ids = [i for bd in run for i in bd.a]
+    b_ids = [j for bd in run for j in bd.b]
+    rng = {"a": [a_ids[0], a_ids[-1] + 1] if a_ids else [0, 0], "b": [b_ids[0], b_ids[-1] + 1] if b_ids else [0, 0]}
+    ends = {}  # "L"/"R" -> [a0, da, b0, db] of that pair
+    if left is not None:
+        ends["L"] = [left.a[0], len(left.a), left.b[0], len(left.b)]
+    if right is not None:
+        ends["R"] = [right.a[0], len(right.a), right.b[0], len(right.b)]
+    value = {e: _bead_value(a_win, b_win, *g, params) for e, g in ends.items()}
+    changed = set()
+    while True:
+        best = None
+        for e, (a0, da, b0, db) in ends.items():
+            for side in ("a", "b"):
+                if rng[side][0] >= rng[side][1]:
+                    continue
+                if e == "L":
+                    g = [a0, da + 1, b0, db] if side == "a" else [a0, da, b0, db + 1]
+                else:
+                    g = [a0 - 1, da + 1, b0, db] if side == "a" else [a0, da, b0 - 1, db + 1]
+                v = _bead_value(a_win, b_win, *g, params)
+                if v - value[e] > params.absorb and (best is None or v - value[e] > best[0]):
+                    best = (v - value[e], e, side, g, v)
+        if best is None:
+            break
+        _, e, side, g, v = best
+        ends[e], value[e] = g, v
+        changed.add(e)
+        rng[side][0 if e == "L" else 1] += 1 if e == "L" else -1
+
+    def rebuilt(e, bead):
+        if e not in changed:
+            return bead
+        a0, da, b0, db = ends[e]
+        sim = float(b_win.window(db, b0) @ a_win.window(da, a0))
+        return Bead(tuple(range(a0, a0 + da)), tuple(range(b0, b0 + db)), sim,
+                    _confidence(a_win, b_win, a0, da, b0, db, sim))
+
+    rest = [bd for bd in run if any(rng["a"][0] <= i < rng["a"][1] for i in bd.a)
+            or any(rng["b"][0] <= j < rng["b"][1] for j in bd.b)]
+    return (rebuilt("L", left) if left is not None else None, rest,
+            rebuilt("R", right) if right is not None else None)
 
 
 def _confidence(a_win: Windows, b_win: Windows, i0: int, da: int, j0: int, db: int, sim: float) -> float:

@@ -181,10 +181,11 @@ def _name_files(items: list[Item]) -> None:
 # ---- keys and scoring --------------------------------------------------------------------------------
 
 def engine_settings(mode: str = "text", model: str | None = None, backend: str = "auto", windows: str = "mean",
-                    ter: bool = False) -> dict[str, Any]:
+                    ter: bool = False, token_flag: bool = True) -> dict[str, Any]:
     from .encoder import DEFAULT_MODEL
 
-    return {"mode": mode, "model": model or DEFAULT_MODEL, "backend": backend, "windows": windows, "ter": bool(ter)}
+    return {"mode": mode, "model": model or DEFAULT_MODEL, "backend": backend, "windows": windows, "ter": bool(ter),
+            "token_flag": bool(token_flag)}
 
 
 def pair_key(a: bytes, b: bytes, settings: dict[str, Any]) -> str:
@@ -216,7 +217,8 @@ def score_task(task: dict[str, Any], settings: dict[str, Any], encoder) -> dict[
     try:
         doc_a, doc_b = decode(task["a_bytes"], task["a"]), decode(task["b_bytes"], task["b"])
         result = compare(doc_a, doc_b, mode=settings["mode"], model=settings["model"], backend=settings["backend"],
-                         encoder=encoder, ter=settings["ter"], windows=settings["windows"])
+                         encoder=encoder, ter=settings["ter"], windows=settings["windows"],
+                         token_flag=settings.get("token_flag", True))
         out.update(ok=True, json=result.to_json(), summary=summary_fields(result))
     except InputError as exc:
         out["error"] = _first_line(exc) or "bad input"

@@ -31,9 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_options(s)
     s.add_argument("--format", choices=["json", "csv", "tsv", "html"], default="json")
     s.add_argument("-o", "--output", help="write here instead of stdout")
-    s.add_argument("--token-flag", action="store_true",
-                   help="compare the pairs' contextual token vectors for the flag: better at telling a rewording "
-                        "from a loss, one more model pass over the paired text")
+    # token vectors are the default since 0.2; the old switch is still accepted
+    s.add_argument("--token-flag", dest="token_flag", action="store_const", const=True, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
     s.add_argument("--no-cache", action="store_true",
                    help="do not keep sentence vectors on disk (default: kept in the cache folder, so re-runs are fast)")
     _history_options(s)
@@ -58,6 +58,9 @@ def _engine_options(s) -> None:
                         "vectors (default; as accurate on the alignment benchmark) or the model run on the joined "
                         "text (about 6x the model work)")
     s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
+    s.add_argument("--no-token-vectors", dest="token_flag", action="store_false",
+                   help="skip the model's second pass over the paired text (its contextual token vectors, which "
+                        "the flag uses to tell a rewording from a loss); the flag then uses the sentence cosine")
     s.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="always show a progress bar on stderr")
     s.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
@@ -221,7 +224,7 @@ def _run_compare(args) -> int:
     names = args.names or [default_name(p) for p in args.systems]
     size = len(ref.text) * len(docs) + sum(len(d.text) for d in docs)
     result = compare_systems(ref, list(zip(names, docs)), mode=args.mode, model=args.model, backend=args.backend,
-                             ter=args.ter, windows=args.windows, n_samples=args.bootstrap,
+                             ter=args.ter, windows=args.windows, token_flag=args.token_flag, n_samples=args.bootstrap,
                              flag_threshold=args.flag_threshold,
                              progress=_Bar(sys.stderr) if _show_progress(args, size) else None)
     for note in dict.fromkeys(n for r in result.systems for n in r.notes):
@@ -245,7 +248,7 @@ def _run_batch(args) -> int:
         raise InputError("--workers and --ray-address go with --engine ray")
     items = read_manifest(args.manifest)
     outdir = args.outdir or os.path.splitext(args.manifest.rstrip("/\\"))[0] + "-results"
-    settings = engine_settings(args.mode, args.model, args.backend, args.windows, args.ter)
+    settings = engine_settings(args.mode, args.model, args.backend, args.windows, args.ter, args.token_flag)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     history = None
     batch_id = uuid.uuid4().hex[:12]

@@ -36,10 +36,14 @@ def compare(
     params: align.AlignParams = align.AlignParams(),
     windows: str = "mean",
     disk_cache: bool = False,
-    token_flag: bool = False,
+    token_flag: bool = True,
     progress: ProgressFn | None = None,
 ) -> Comparison:
-    """Compare reference `a` with rendering `b`. Every sentence of both sides ends in exactly one pair."""
+    """Compare reference `a` with rendering `b`. Every sentence of both sides ends in exactly one pair.
+
+    `token_flag` (default): run the model once more over the paired texts for their contextual token
+    vectors, which the flag uses to tell a rewording from a loss (phrasing.py); False skips that pass and
+    the flag uses the sentence cosine instead."""
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if windows not in WINDOW_MODES:

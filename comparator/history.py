@@ -343,7 +343,7 @@ def diff_results(old: Comparison, new: Comparison, old_label: str = "old", new_l
 
 def _engine_settings(result: Comparison) -> dict[str, Any]:
     s = result.settings or {}
-    return {k: s.get(k) for k in ("mode", "model", "backend", "windows", "ter", "align")}
+    return {k: s.get(k) for k in ("mode", "model", "backend", "windows", "ter", "token_flag", "align")}
 
 
 def diff_text(d: dict[str, Any], show_all: bool = False) -> str:

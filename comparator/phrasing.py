@@ -17,44 +17,60 @@ the sentence) and punctuation. Damage visible in B's own text and absent from A 
 broken sentence boundary ("at the time. that"), punctuation damage ("said. .", ",.", a mark alone between
 spaces) and a repeated word ("published published").
 
+Unusual wording
+---------------
+Some errors show only in B: a dropped word that A never had ("the data show that" -> "the data that"),
+neighbours in an order English does not use ("the are trials"), a word that is not a word ("monitered";
+the web's common misspellings, "thier", are in its word list and pass).
+`fluency.py` measures, for English text, how usual a pair of neighbouring words is (pointwise mutual
+information from web word counts); B's neighbour pairs that A does not have side by side and that are
+rarer than chance add to the flag, the rarest (below WORDING_PMI) and unknown words are marked as
+"wording" spans. The same counts decide whether swapped neighbours are damage: "groups armed" for
+"armed groups" is, "Putin said" for "said Putin" is not (both orders are usual).
+
 Flag
 ----
 One number in [0, 1), higher = more likely awkward or wrong: cost / (cost + SCALE), where the cost adds
-what differs inside the pair, in four parts:
+what differs inside the pair:
 
-    damage   DAMAGE_WEIGHT x events: broken boundaries, punctuation damage, repeated words, and neighbouring
-             words that stand in the other order ("groups armed" for "armed groups"; a phrase moved as a
-             whole, "On Tuesday the minister said", is a fluent reordering and costs nothing here)
-    facts    FACTS_WEIGHT x changed numbers and names (a change shows on both sides and counts once)
-    content  sum over omission / addition / substitution / punctuation spans of CONTENT[kind] x tokens,
-             per token of A
-    meaning  with the pair's contextual token vectors (optional `token_vectors`): BERTScore-style greedy
-             matching, LOST_WEIGHT x lost + EXTRA_WEIGHT x extra, plus UNMATCHED_WEIGHT x the words left
-             unmatched by the spans, each at 1 - its best cosine among the other side's leftovers;
-             without them, COSINE_WEIGHT x (1 - cosine) of the sentence vectors
+    damage   EVENT_WEIGHT x events: broken boundaries, punctuation damage, repeated words, neighbouring
+             words that stand in the other order where the other order is the usual one ("groups armed"
+             for "armed groups"; a phrase moved as a whole, "On Tuesday the minister said", costs nothing
+             here), and words that neither English nor A knows
+    facts    EVENT_WEIGHT x changed numbers and names (a change shows on both sides and counts once)
+    content  CONTENT[kind] x the tokens of omission and punctuation spans, per token of A
+    fluency  FLUENCY_WEIGHT x the rarity of B's new neighbouring words: the sum of -PMI over those rarer
+             than chance
+    meaning  with the pair's contextual token vectors (`token_vectors`; the engine passes them unless told
+             not to): BERTScore-style greedy matching, LOST_WEIGHT x lost + EXTRA_WEIGHT x extra, plus
+             UNMATCHED_WEIGHT x the words left unmatched by the spans, each at 1 - its best cosine among
+             the other side's leftovers; without them, COSINE_WEIGHT x (1 - cosine) of the sentence vectors
     surface  CHRF_WEIGHT x (1 - chrF / 100)
 
 Why these weights:
-- Events (damage, facts) are counted, not divided by the sentence length: one broken boundary or one
-  wrong number makes a sentence wrong however long it is, and a fluent paraphrase has none of them.
-- Content is per reference token, so that it measures the share of the sentence affected; its kinds
-  are ordered by how sure a difference is an error: a reference word with nothing in its place
-  (omission, 1.5) is lost meaning; an added word (0.5) is often only clutter; a replaced word (0.125 on
-  each side) is usually a rewording ("spate" / "wave"); a moved word costs nothing here (only swapped
-  neighbours count, as damage); a punctuation difference (0.5) is real but often style.
-- Meaning: reference tokens left without a close vector weigh twice the rendering's extra ones, for the
-  same reason as omission against addition. The token vectors tell a rewording (a close vector is
-  found) from a loss (none is), which words alone cannot; the leftover-word term applies that to the
-  exact words the spans mark. The sentence cosine stands in, more coarsely, when no token vectors are
-  given.
-- chrF keeps the flag sensitive to small changes inside words (misspellings, inflection), with a weight
-  low enough that a fluent rewording, which changes many characters, does not outweigh one broken spot.
-- SCALE puts a cost of SCALE at 0.5, the dashboard's red; the median machine-translated sentence of
-  DEMETR (a rendering that mostly rewords its reference) gets about 0.43 with token vectors and 0.29
-  with the cosine alone, its perturbed versions about 0.49 and 0.38.
-The weights were set on half of the DEMETR items (bench/demetr.py; the other half is the check) together
-with orderings of fluent paraphrases below broken renderings (tests/test_phrasing.py); none of them
-names an error kind of that data.
+- Events are counted, not divided by the sentence length: one broken boundary, one wrong number or one
+  garbled word makes a sentence wrong however long it is, and a fluent paraphrase has none of them. One
+  event (2) weighs as much as a loss of 100 chrF points would, or nearly a full SCALE.
+- Content is per reference token, so that it measures the share of the sentence affected. Only two kinds
+  cost here: a reference word with nothing at all in its place (omission, 0.75) and a punctuation mark on
+  one side only (4: a comma or colon inside a clause changes how it reads, yet moves chrF by a character
+  or two). Added and replaced words cost nothing as spans (weights 0): whether they change the meaning is
+  what the token vectors measure, and counting them again would count every rewording as an error.
+- Meaning: reference tokens left without a close vector weigh twice the rendering's extra ones, a loss
+  of meaning being surer than clutter. The token vectors tell a rewording (a close vector is found) from
+  a loss (none is), which words alone cannot; the leftover-word term applies that to the exact words the
+  spans mark. The sentence cosine stands in, more coarsely, when no token vectors are given.
+- Fluency is weighed low (0.1 per unit of PMI; "the are" costs 0.44): the word counts only know frequent
+  pairs, and a rare pair of common words is evidence, not proof.
+- chrF keeps the flag sensitive to small changes inside words (misspellings, inflection), at a weight low
+  enough that a fluent rewording, which changes many characters, does not outweigh one broken spot.
+- SCALE puts a cost of SCALE at 0.5, the dashboard's red: with token vectors, the median
+  machine-translated sentence of DEMETR (a rendering that mostly rewords its reference) gets about 0.44,
+  the quarter that differs most from its reference 0.56 and more; one damage event on an otherwise exact
+  copy gives 0.44, on top of a typical rewording 0.6.
+The weights were chosen on the even-numbered half of the DEMETR items (bench/demetr.py; the odd half is
+the check, within 0.003 of it) under two constraints: events keep one weight, and fluent paraphrases
+rank below broken renderings (tests/test_phrasing.py). No part names an error kind of that data.
 """
 from __future__ import annotations
 
@@ -66,25 +82,30 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import fluency
+
 SPAN_KINDS = (
     "omission", "addition", "substitution", "reorder", "number", "name",
-    "punctuation", "boundary", "repetition",
+    "punctuation", "boundary", "repetition", "wording",
 )
 
 # The weights; the module docstring says what each part measures and why it weighs what it does.
-CONTENT = {"omission": 1.5, "addition": 0.5, "substitution": 0.125, "reorder": 0.0, "punctuation": 0.5}
-DAMAGE_WEIGHT = 1.0  # per broken boundary, punctuation damage, repeated word, swapped neighbours
-FACTS_WEIGHT = 1.0  # per changed number or name
+EVENT_WEIGHT = 2.0  # per damage event (broken boundary, punctuation damage, repeated word, neighbours in an
+#                     unusual order, unknown word) and per changed number or name
+CONTENT = {"omission": 0.75, "addition": 0.0, "substitution": 0.0, "reorder": 0.0, "punctuation": 4.0}
 LOST_WEIGHT = 4.0  # token vectors: sum over A's tokens of 1 - best cosine in B, per token of A
 EXTRA_WEIGHT = 2.0  # token vectors: sum over B's tokens of 1 - best cosine in A, per token of A
 UNMATCHED_WEIGHT = 0.5  # token vectors: unmatched words, each 1 - best cosine among the other side's leftovers
-COSINE_WEIGHT = 2.0  # 1 - cosine of the sentence vectors, when no token vectors are given
-CHRF_WEIGHT = 1.0  # 1 - chrF / 100
-SCALE = 2.0  # flag = cost / (cost + SCALE)
+COSINE_WEIGHT = 4.0  # 1 - cosine of the sentence vectors, when no token vectors are given
+CHRF_WEIGHT = 2.0  # 1 - chrF / 100
+FLUENCY_WEIGHT = 0.1  # per unit of negative PMI of B's new neighbouring words (fluency.py)
+WORDING_PMI = -2.5  # neighbours this much rarer than chance (e^-2.5 = 1/12) are marked as a "wording" span
+SCALE = 2.5  # flag = cost / (cost + SCALE)
 
 # When several kinds cover the same characters, the span takes the strongest evidence.
 _PRIORITY = {k: n for n, k in enumerate(
-    ("boundary", "repetition", "number", "name", "punctuation", "reorder", "substitution", "omission", "addition"))}
+    ("boundary", "repetition", "number", "name", "punctuation", "wording", "reorder", "substitution", "omission",
+     "addition"))}
 
 # numbers with their separators ("2,500", "17:07", "10th"); dotted abbreviations ("U.S.") and a short
 # capitalised word with its period before a space ("Mr.", "Gen.") whole; words; single punctuation marks
@@ -186,14 +207,59 @@ def _match(a_text: str, b_text: str) -> _Match:
 
 
 def local_swaps(a_text: str, b_text: str) -> int:
-    """Neighbouring words of one side that stand in the other order, still side by side, on the other:
-    "groups armed" for "armed groups". (A phrase moved as a whole, "On Tuesday, X said" for "X said on
-    Tuesday", is not a swap.)"""
+    """Neighbouring words of one side that stand in the other order, still side by side, on the other, where
+    the other side's order is the usual one: "groups armed" for "armed groups". (A phrase moved as a whole,
+    "On Tuesday, X said" for "X said on Tuesday", is not a swap; nor is "Putin said" for "said Putin", an
+    order English uses as often: for English text, `fluency.pmi` decides which order is usual.)"""
     ka = [t[2] for t in tokens(a_text) if not _is_punct(t[2])]
     kb = [t[2] for t in tokens(b_text) if not _is_punct(t[2])]
     pairs_a = set(zip(ka, ka[1:]))
     pairs_b = set(zip(kb, kb[1:]))
-    return sum(1 for x, y in pairs_b if x != y and (y, x) in pairs_a and (x, y) not in pairs_a)
+    english = fluency.applies(ka)
+    n = 0
+    for x, y in pairs_b:
+        if x != y and (y, x) in pairs_a and (x, y) not in pairs_a:
+            here, there = (fluency.pmi(x, y), fluency.pmi(y, x)) if english else (None, None)
+            if here is None or there is None or here < there:
+                n += 1
+    return n
+
+
+class Wording(NamedTuple):
+    rarity: float  # the sum of max(0, -PMI) over B's new neighbouring words
+    unknown: int  # B's lower-case words that neither the word table nor A knows
+    spans: list  # [start, end, "wording"] in B: the pairs below WORDING_PMI and the unknown words
+
+
+@lru_cache(maxsize=4096)
+def unusual_wording(a_text: str, b_text: str) -> Wording:
+    """Evidence in B alone that its wording is not English, when A is English (see fluency.py): B's pairs
+    of neighbouring lower-case words that A does not have side by side, each max(0, -PMI), and B's
+    lower-case words that neither the word table nor A knows ("monitered")."""
+    m = _match(a_text, b_text)
+    ka = [t[2] for t in m.ta]
+    if not fluency.applies(ka):
+        return Wording(0.0, 0, [])
+    a_pairs = set(zip(ka, ka[1:]))
+    a_words = set(ka)
+    cost, out, unknown = 0.0, [], 0
+    tb = m.tb
+    for j, (s, e, key) in enumerate(tb):
+        if fluency.is_word(key) and b_text[s:e].islower() and key not in a_words and not fluency.known(key):
+            unknown += 1
+            out.append([s, e, "wording"])
+        if j + 1 < len(tb):
+            s2, e2, key2 = tb[j + 1]
+            if (key, key2) in a_pairs or not (fluency.is_word(key) and fluency.is_word(key2)):
+                continue
+            if not (b_text[s:e].islower() and b_text[s2:e2].islower()):
+                continue
+            r = fluency.pmi(key, key2)
+            if r is not None and r < 0:
+                cost += -r
+                if r < WORDING_PMI:
+                    out.append([s, e2, "wording"])
+    return Wording(cost, unknown, out)
 
 
 def _sentence_start(toks, i: int) -> bool:
@@ -282,6 +348,7 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
             "substitution" if block_b[j] in open_a else "addition")
         b_spans.append([tb[j][0], tb[j][1], _kind(b_text, tb, j, base)])
     b_spans += _surface_spans(b_text, a_text)
+    b_spans += [list(x) for x in unusual_wording(a_text, b_text).spans]
     return _merge(a_spans, a_text), _merge(b_spans, b_text)
 
 
@@ -354,10 +421,13 @@ def _is_damage(text: str, s: int, e: int) -> bool:
 
 def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str, float]:
     """What differs inside the pair, counted: `content_*` are tokens per reference token; `damage` and
-    `facts` are counts of events (see the module docstring)."""
+    `facts` are counts of events; `rarity` is B's unusual wording (see the module docstring)."""
     n = max(1, len(tokens(a_text)))
     ev = {f"content_{k}": 0.0 for k in CONTENT}
-    ev["damage"] = float(local_swaps(a_text, b_text)) if a_text.strip() and b_text.strip() else 0.0
+    both = bool(a_text.strip() and b_text.strip())
+    wording = unusual_wording(a_text, b_text) if both else Wording(0.0, 0, [])
+    ev["damage"] = float(local_swaps(a_text, b_text) + wording.unknown) if both else 0.0
+    ev["rarity"] = wording.rarity
     ev["facts"] = 0.0
     for side, text, sp in (("a", a_text, a_spans), ("b", b_text, b_spans)):
         for s, e, k in sp:
@@ -375,9 +445,10 @@ def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: flo
     """The flag's cost, part by part (see the module docstring); the flag is their sum, squashed."""
     ev = evidence(a_text, b_text, a_spans, b_spans)
     parts = {
-        "damage": DAMAGE_WEIGHT * ev["damage"],
-        "facts": FACTS_WEIGHT * ev["facts"],
+        "damage": EVENT_WEIGHT * ev["damage"],
+        "facts": EVENT_WEIGHT * ev["facts"],
         "content": sum(CONTENT[k] * ev[f"content_{k}"] for k in CONTENT),
+        "fluency": FLUENCY_WEIGHT * ev["rarity"],
     }
     tm = token_match(a_text, b_text, token_vectors) if token_vectors is not None else None
     if tm is not None:

@@ -17,6 +17,7 @@ COLUMNS = ["pair", "type", "a", "b", "a_text", "b_text", "cosine", "bleu", "chrf
 SPAN_COLOURS = {
     "omission": "#ffd6d6", "addition": "#d6e4ff", "substitution": "#ffe9b3", "reorder": "#f3d1ff",
     "number": "#ffb3b3", "name": "#ffc2e0", "punctuation": "#d9d9d9", "boundary": "#ff9f80", "repetition": "#c2f0c2",
+    "wording": "#b3ecec",
 }
 
 

@@ -142,6 +142,7 @@ def compare_systems(
     encoder=None,
     ter: bool = False,
     windows: str = "mean",
+    token_flag: bool = True,
     n_samples: int = DEFAULT_SAMPLES,
     flag_threshold: float = FLAG_THRESHOLD,
     progress: ProgressFn | None = None,
@@ -160,7 +161,7 @@ def compare_systems(
     for k, (_, doc) in enumerate(systems):
         stage = f"system {k + 1}/{len(systems)}"
         results.append(compare(ref, doc, mode=mode, model=model, backend=backend, encoder=encoder, ter=ter,
-                               windows=windows,
+                               windows=windows, token_flag=token_flag,
                                progress=(lambda s, d, t, _st=stage: progress(f"{_st} {s}", d, t)) if progress else None))
     return rank_systems(ref.name, names, results, n_samples=n_samples, flag_threshold=flag_threshold)
 

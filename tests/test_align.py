@@ -111,4 +111,103 @@ def test_every_sentence_in_exactly_one_bead_in_order(n, m, seed, coarse):
     _check_complete(beads, n, m)
     for bd in beads:
         assert bd.a or bd.b
-        assert len(bd.a) <= align.MAX_MERGE and len(bd.b) <= align.MAX_MERGE
+        if not (bd.a and bd.b):  # one-sided beads are single sentences; pairs may grow past MOVES by _absorb
+            assert len(bd.a) + len(bd.b) == 1
+
+
+def _beads(pairs):
+    return [align.Bead(a, b, None if not (a and b) else 0.5) for a, b in pairs]
+
+
+def test_unaligned_sentence_that_completes_a_pair_joins_it():
+    rng = np.random.default_rng(6)
+    x, y, z, w = _unit(rng, 4)
+    # B says in one sentence (x + y) what A says in two (x, then y); A's third sentence z is unrelated
+    b0 = (x + y) / np.linalg.norm(x + y)
+    a = np.vstack([x, y, z, w])
+    b = np.vstack([b0, w])
+    wa, wb = _windows(a), _windows(b)
+    beads = align._absorb(_beads([((0,), (0,)), ((1,), ()), ((2,), ()), ((3,), (1,))]), wa, wb, align.AlignParams())
+    assert [(bd.a, bd.b) for bd in beads] == [((0, 1), (0,)), ((2,), ()), ((3,), (1,))]
+    assert beads[0].similarity > 0.95 and beads[0].confidence is not None
+    # switched off, and an unrelated sentence alone: nothing moves
+    off = align._absorb(_beads([((0,), (0,)), ((1,), ()), ((2,), ()), ((3,), (1,))]), wa, wb,
+                        align.AlignParams(absorb=1.0))
+    assert [(bd.a, bd.b) for bd in off] == [((0,), (0,)), ((1,), ()), ((2,), ()), ((3,), (1,))]
+
+
+def test_absorb_takes_from_both_ends_and_both_sides():
+    rng = np.random.default_rng(7)
+    p, q, r, s = _unit(rng, 4)
+    # B's first sentence says A's p and q; B's s is an addition; the run between the pairs holds A's q and B's s
+    a = np.vstack([p, q, r])
+    b = np.vstack([(p + q) / np.linalg.norm(p + q), s, r])
+    wa, wb = _windows(a), _windows(b)
+    beads = align._absorb(_beads([((0,), (0,)), ((1,), ()), ((), (1,)), ((2,), (2,))]), wa, wb, align.AlignParams())
+    pairs = [(bd.a, bd.b) for bd in beads]
+    assert pairs == [((0, 1), (0,)), ((), (1,)), ((2,), (2,))]
+    _check_complete(beads, 3, 3)
+
+
+def test_absorb_respects_paragraphs():
+    rng = np.random.default_rng(8)
+    x, y, w = _unit(rng, 3)
+    b0 = (x + 0.6 * y) / np.linalg.norm(x + 0.6 * y)  # y raises the pair's cosine by about 0.11
+    a = np.vstack([x, y, w])
+    b = np.vstack([b0, w])
+    run = [((0,), (0,)), ((1,), ()), ((2,), (1,))]
+    same = align._absorb(_beads(run), _windows(a), _windows(b), align.AlignParams())
+    assert [(bd.a, bd.b) for bd in same][0] == ((0, 1), (0,))
+    # y opens a new paragraph on A: the small gain does not pay for the boundary
+    split = align._absorb(_beads(run), _windows(a, paragraphs=[0, 1, 1]), _windows(b, paragraphs=[0, 1]),
+                          align.AlignParams())
+    assert [(bd.a, bd.b) for bd in split] == run
+
+
+def _centred(v, mean):
+    w = v - mean
+    return w / np.linalg.norm(w, axis=-1, keepdims=True)
+
+
+def test_centring_removes_what_all_sentences_share():
+    rng = np.random.default_rng(9)
+    common = _unit(rng, 1)[0]
+    own = _unit(rng, 30)
+    v = 0.8 * common + 0.6 * own
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    mean = v.mean(0) * 0.5
+    plain = v[1:] @ v[0]
+    centred = _centred(v[1:], mean) @ _centred(v[0], mean)
+    assert plain.mean() > 0.55 and centred.mean() < plain.mean() - 0.2  # unrelated sentences look less alike
+    # the DP's form, from dot products only, is the same cosine
+    fast = align._centred_cosine(v[1:] @ v[0], float(v[0] @ mean), v[1:] @ mean, float(mean @ mean))
+    assert np.allclose(fast, centred, atol=1e-6)
+    # and the alignment of a text with itself is unchanged, with or without it
+    for center in (0.0, 0.5, 0.9):
+        beads = align.align(_windows(v), _windows(v), align.AlignParams(center=center))
+        assert [(bd.a, bd.b) for bd in beads] == [((i,), (i,)) for i in range(30)]
+        assert all(abs(bd.similarity - 1.0) < 1e-5 for bd in beads)  # reported cosines stay plain
+
+
+def test_deletion_found_when_all_sentences_share_a_topic():
+    # every sentence leans on one shared direction (what centring takes out); B drops A's sentence 5
+    rng = np.random.default_rng(10)
+    common = _unit(rng, 1)[0]
+    own = _unit(rng, 12)
+    v = 0.75 * common + 0.66 * own
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    b = np.vstack([v[:5], v[6:]])
+    beads = align.align(_windows(v), _windows(b))
+    pairs = [(bd.a, bd.b) for bd in beads]
+    assert all(((i,), (i,)) in pairs for i in range(5))
+    assert all(((i,), (i - 1,)) in pairs for i in range(6, 12))
+    _check_complete(beads, 12, 11)
+
+
+def test_long_one_sided_run_is_handled_in_linear_time():
+    # one B sentence against thousands of A sentences: one long run of one-sided beads for _absorb
+    rng = np.random.default_rng(11)
+    a = _unit(rng, 3000, d=32)
+    beads = align.align(_windows(a), _windows(a[1500:1501]))
+    _check_complete(beads, 3000, 1)
+    assert sum(1 for bd in beads if bd.a and bd.b) == 1

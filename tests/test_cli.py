@@ -114,3 +114,14 @@ def test_stdin_input():
     r = run_cli("score", "-", B, "--model", "hash", stdin=A.read_text(encoding="utf-8"))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["a_sentences"][0].startswith("The river town")
+
+
+def test_token_vectors_are_the_default_and_can_be_skipped(sample_json):
+    assert sample_json["settings"]["token_flag"] is True
+    from comparator.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["score", "a", "b"]).token_flag is True
+    assert p.parse_args(["score", "a", "b", "--token-flag"]).token_flag is True  # the old switch still works
+    for cmd in (["score", "a", "b"], ["compare", "r", "s1", "s2"], ["batch", "m.tsv"]):
+        assert p.parse_args([*cmd, "--no-token-vectors"]).token_flag is False

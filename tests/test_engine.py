@@ -175,8 +175,8 @@ def test_mean_windows_embed_only_sentences(sample_texts):
 
 
 def test_token_flag_uses_token_vectors(sample_texts, model_encoder):
-    plain = compare(*sample_texts, encoder=model_encoder)
-    tok = compare(*sample_texts, encoder=model_encoder, token_flag=True)
+    plain = compare(*sample_texts, encoder=model_encoder, token_flag=False)
+    tok = compare(*sample_texts, encoder=model_encoder)
     assert tok.settings["token_flag"] and not plain.settings["token_flag"]
     assert [p.a for p in tok.pairs] == [p.a for p in plain.pairs]
     assert any(abs(x.flag - y.flag) > 1e-6 for x, y in zip(tok.pairs, plain.pairs) if x.a and x.b)

@@ -1,0 +1,135 @@
+"""How usual a pair of neighbouring English words is: evidence of awkward wording in one rendering alone.
+
+A reference-based score cannot see every error of a rendering: when a machine translation drops a word
+that its reference does not have ("A comparison ... revealed that" -> "A comparison ... that"), the
+rendering even moves closer to the reference. What shows is that the words left side by side are not
+English ("the are", "and than", "closely shooters"). This module gives that evidence from word counts:
+
+    pmi(x, y) = log( P(x y) / (P(x) P(y)) )
+
+the pointwise mutual information of two neighbouring words, from the unigram and bigram tables of Peter
+Norvig's excerpt of the Google Web Trillion Word Corpus, as shipped in the `wordsegment` package (Apache
+2.0; 333,213 words, 258,437 distinct lower-cased word pairs each seen at least 100,000 times). A pair
+absent from the table was seen fewer than 100,000 times, so its PMI is at most that of a pair seen
+100,000 times: for two common words ("the are") that bound is itself low, which is evidence; for rare
+words ("closely shooters") the bound is high and says nothing. Negative PMI means the pair occurs less
+often than chance would put it there.
+
+Only words written in lower case are looked at (the tables fold case, and capitalised words are mostly
+names, whose counts there are unreliable), and only when the reference reads as English: at least
+`MIN_ENGLISH` of its words are among `ENGLISH_MARKERS`, common English words that are not also common
+words of other languages written in Latin script ("of", "in", "is", "was", "a" are left out: Dutch,
+German or the Romance languages use them too). Text in another language thus gets no evidence at all,
+rather than false evidence: the web's vocabulary knows most common French or German words, so "is the
+word known" cannot tell. Loading the tables takes about half a second and 10 MB, once per process.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from importlib import resources
+
+import numpy as np
+
+log = logging.getLogger("comparator.fluency")
+
+ENGLISH_MARKERS = frozenset(
+    "the and to that with for it be by this are from at have has not or but which were been their its they "
+    "she his her will would there who we you than also into after said".split())
+MIN_ENGLISH = 0.05  # share of the reference's words among ENGLISH_MARKERS (English prose: 0.27 median, 0.05 at 0.1%)
+_WORD = re.compile(r"[a-z]+")
+
+
+class _Tables:
+    """Counts as sorted hash arrays (a few MB instead of ~100 MB of Python dicts)."""
+
+    def __init__(self) -> None:
+        uni_keys, uni_counts = self._read("unigrams.txt")
+        bi_keys, bi_counts = self._read("bigrams.txt")
+        self.n_uni = float(uni_counts.sum())
+        self.n_bi = float(bi_counts.sum())
+        self.floor = float(bi_counts.min())  # the table's cut-off: absent pairs were seen less often
+        self.uni_h, self.uni_logp = self._index(uni_keys, np.log(uni_counts / self.n_uni))
+        self.bi_h, self.bi_logp = self._index(bi_keys, np.log(bi_counts / self.n_bi))
+        self.floor_logp = math.log(self.floor / self.n_bi)
+
+    @staticmethod
+    def _read(name: str) -> tuple[list[str], np.ndarray]:
+        counts: dict[str, int] = {}
+        text = resources.files("wordsegment").joinpath(name).read_text(encoding="utf-8")
+        for line in text.splitlines():
+            key, _, n = line.rpartition("\t")
+            if key and n.isdigit():
+                # the file lists some pairs twice (case variants folded together): add them up
+                counts[key] = counts.get(key, 0) + int(n)
+        return list(counts), np.array(list(counts.values()), dtype=np.float64)
+
+    @staticmethod
+    def _index(keys: list[str], values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h = np.fromiter((hash(k) for k in keys), dtype=np.int64, count=len(keys))
+        order = np.argsort(h)
+        return h[order], values[order]
+
+    @staticmethod
+    def _find(table: np.ndarray, values: np.ndarray, key: str) -> float | None:
+        h = hash(key)
+        i = int(np.searchsorted(table, h))
+        return float(values[i]) if i < len(table) and table[i] == h else None
+
+    def known(self, word: str) -> bool:
+        return self._find(self.uni_h, self.uni_logp, word) is not None
+
+    def pmi(self, x: str, y: str) -> float | None:
+        px = self._find(self.uni_h, self.uni_logp, x)
+        py = self._find(self.uni_h, self.uni_logp, y)
+        if px is None or py is None:
+            return None
+        pxy = self._find(self.bi_h, self.bi_logp, f"{x} {y}")
+        return (self.floor_logp if pxy is None else pxy) - px - py
+
+
+_tables: _Tables | None = None
+_failed = False
+_lock = threading.Lock()
+
+
+def tables() -> _Tables | None:
+    """The word tables, loaded once; None (and one warning) when the `wordsegment` package is missing."""
+    global _tables, _failed
+    if _tables is None and not _failed:
+        with _lock:
+            if _tables is None and not _failed:
+                try:
+                    _tables = _Tables()
+                except Exception as exc:  # no package, unreadable data: no fluency evidence, never a crash
+                    log.warning("word tables unavailable, no fluency evidence: %s", exc)
+                    _failed = True
+    return _tables
+
+
+def is_word(key: str) -> bool:
+    """A lower-case ASCII word the tables could know."""
+    return bool(_WORD.fullmatch(key))
+
+
+def applies(a_words: list[str]) -> bool:
+    """True when the reference reads as English (see the module docstring) and the tables are there.
+    `a_words`: the reference's words, lower-cased."""
+    words = [w for w in a_words if w[:1].isalpha()]
+    if not words or sum(w in ENGLISH_MARKERS for w in words) < MIN_ENGLISH * len(words):
+        return False
+    return tables() is not None
+
+
+def pmi(x: str, y: str) -> float | None:
+    """PMI of the neighbours x y (lower-case words), an upper bound when the pair is not in the table;
+    None when either word is unknown or the tables are missing."""
+    t = tables()
+    return t.pmi(x, y) if t is not None else None
+
+
+def known(word: str) -> bool:
+    t = tables()
+    return t is not None and t.known(word)

@@ -1,0 +1,62 @@
+"""The word-pair evidence of comparator.fluency and how phrasing uses it (word tables from `wordsegment`)."""
+import pytest
+
+from comparator import fluency, phrasing
+from comparator.phrasing import spans
+
+
+def test_pmi_tells_usual_from_unusual_neighbours():
+    assert fluency.pmi("the", "are") < -3 < 0 < fluency.pmi("of", "the")
+    assert fluency.pmi("armed", "groups") > fluency.pmi("groups", "armed")
+    assert fluency.pmi("the", "qzxv") is None  # an unknown word gives no evidence either way
+    assert fluency.known("because") and not fluency.known("monitered")
+
+
+@pytest.mark.parametrize("text, english", [
+    ("The minister said on Tuesday that the talks would resume.", True),
+    ("Police arrested three men after a fight in the city centre.", True),
+    ("La police a arrêté trois hommes après une bagarre dans le centre de la ville.", False),
+    ("Der Mann ist in der Stadt und er hat keine Zeit.", False),
+    ("De man is in de stad en hij had geen tijd om te eten of te drinken.", False),
+    ("O homem está na cidade e não tem tempo para comer.", False),
+])
+def test_evidence_applies_to_english_only(text, english):
+    words = [k for _, _, k in phrasing.tokens(text)]
+    assert fluency.applies(words) is english
+
+
+def test_unusual_wording_is_marked_in_b():
+    a = "The trials are monitored and their effectiveness is assessed."
+    b = "As the are trials monitered, their effectiveness is assessed."
+    _, sb = spans(a, b)
+    marked = [b[s:e] for s, e, k in sb if k == "wording"]
+    assert "the are" in marked and "monitered" in marked
+    w = phrasing.unusual_wording(a, b)
+    assert w.unknown == 1 and w.rarity > 3
+
+
+def test_no_wording_evidence_for_other_languages():
+    a = "La police a arrêté trois hommes après une bagarre dans le centre de la ville."
+    b = "La police arrêté a trois hommes après une bagare dans le centre de ville la."
+    w = phrasing.unusual_wording(a, b)
+    assert w == (0.0, 0, [])
+    assert not [k for _, _, k in spans(a, b)[1] if k == "wording"]
+
+
+def test_swapped_neighbours_count_only_against_the_usual_order():
+    assert phrasing.local_swaps("Attacks by armed groups rose.", "Attacks by groups armed rose.") == 1
+    # both orders are ordinary English: a reordering, not damage
+    assert phrasing.local_swaps("Putin said the talks were useful.", "The talks were useful, said Putin.") == 0
+
+
+def test_missing_word_tables_mean_no_evidence_not_a_crash(monkeypatch):
+    monkeypatch.setattr(fluency, "_tables", None)
+    monkeypatch.setattr(fluency, "_failed", True)
+    phrasing.unusual_wording.cache_clear()
+    try:
+        a, b = "The trials are monitored.", "The are trials monitored."
+        assert phrasing.unusual_wording(a, b) == (0.0, 0, [])
+        assert fluency.pmi("the", "are") is None
+        assert 0 < phrasing.flag(a, b, *spans(a, b), 80.0, cosine=0.9) < 1
+    finally:
+        phrasing.unusual_wording.cache_clear()
