@@ -3,7 +3,7 @@
 A reference-based score cannot see every error of a rendering: when a machine translation drops a word
 that its reference does not have ("A comparison ... revealed that" -> "A comparison ... that"), the
 rendering even moves closer to the reference. What shows is that the words left side by side are not
-English ("the are", "and than", "closely shooters"). This module gives that evidence from word counts:
+English ("the are", "and than"). This module gives that evidence from word counts:
 
     pmi(x, y) = log( P(x y) / (P(x) P(y)) )
 
@@ -11,8 +11,8 @@ the pointwise mutual information of two neighbouring words, from the unigram and
 Norvig's excerpt of the Google Web Trillion Word Corpus, as shipped in the `wordsegment` package (Apache
 2.0; 333,213 words, 258,437 distinct lower-cased word pairs each seen at least 100,000 times). A pair
 absent from the table was seen fewer than 100,000 times, so its PMI is at most that of a pair seen
-100,000 times: for two common words ("the are") that bound is itself low, which is evidence; for rare
-words ("closely shooters") the bound is high and says nothing. Negative PMI means the pair occurs less
+100,000 times: for two common words that bound is itself low, which is evidence; for rare words
+("closely shooters") the bound is high and says nothing. Negative PMI means the pair occurs less
 often than chance would put it there.
 
 Only words written in lower case are looked at (the tables fold case, and capitalised words are mostly
@@ -21,7 +21,7 @@ names, whose counts there are unreliable), and only when the reference reads as 
 words of other languages written in Latin script ("of", "in", "is", "was", "a" are left out: Dutch,
 German or the Romance languages use them too). Text in another language thus gets no evidence at all,
 rather than false evidence: the web's vocabulary knows most common French or German words, so "is the
-word known" cannot tell. Loading the tables takes about half a second and 10 MB, once per process.
+word known" cannot tell. Loading the tables takes about half a second, once per process; they keep 10 MB.
 """
 from __future__ import annotations
 
