@@ -249,7 +249,8 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         # cosine of (x - mean, y - mean) for unit x, y from x.y, x.mean, y.mean: the projections of the
         # embedded windows are computed once, longer windows' on the fly
         total = a_len.sum() + b_len.sum()
-        mean = (params.center * (a_len @ a1 + b_len @ b1) / max(total, 1e-9)).astype(np.float32)
+        mean = params.center * (a_len.astype(np.float32) @ a1 + b_len.astype(np.float32) @ b1) / max(total, 1e-9)
+        mean = mean.astype(np.float32)  # float32 products: no float64 copy of the vectors
         mm = float(mean @ mean)
         a_proj = {k: v @ mean for k, v in a_win.vecs.items()}
         b_proj = {k: v @ mean for k, v in b_win.vecs.items()}
