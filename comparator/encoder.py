@@ -37,6 +37,7 @@ class EmbeddingStore:
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS vec (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
+        self._db.execute("CREATE TABLE IF NOT EXISTS pair (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
         self._db.commit()
 
     def _key(self, text: str) -> bytes:
@@ -60,6 +61,21 @@ class EmbeddingStore:
                              [(self._key(t), v.astype(np.float32).tobytes()) for t, v in zip(texts, vecs)])
         self._db.commit()
 
+    def get_pairs(self, keys: list[str]) -> dict[str, tuple[float, ...]]:
+        """Small per-pair values (float64 tuples) stored under a text key (see Encoder.pair_values)."""
+        hk = {self._key(k): k for k in keys}
+        items, found = list(hk), {}
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            for k, v in self._db.execute(f"SELECT k, v FROM pair WHERE k IN ({','.join('?' * len(chunk))})", chunk):
+                found[hk[k]] = tuple(np.frombuffer(v, dtype=np.float64).tolist())
+        return found
+
+    def put_pairs(self, values: dict[str, tuple[float, ...]]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO pair VALUES (?, ?)",
+                             [(self._key(k), np.asarray(v, dtype=np.float64).tobytes()) for k, v in values.items()])
+        self._db.commit()
+
 
 class Encoder:
     name: str = ""
@@ -71,6 +87,7 @@ class Encoder:
         from collections import OrderedDict
 
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pairs: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._lock = threading.Lock()
         self.store: EmbeddingStore | None = None
 
@@ -129,6 +146,38 @@ class Encoder:
             while len(self._cache) > self.MEMORY_ITEMS:
                 self._cache.popitem(last=False)
             return out
+
+    def pair_values(self, keys: Sequence[str], compute: Callable[[list[str]], dict[str, tuple[float, ...]]]
+                    ) -> dict[str, tuple[float, ...]]:
+        """Small derived values per key (e.g. what a pair's token vectors say), computed once per key: kept in
+        memory (least recently used dropped first) and in the on-disk store when there is one. `compute`
+        gets the keys not found and returns values for those it can (a key it leaves out is not kept)."""
+        with self._lock:
+            want = list(dict.fromkeys(keys))
+            out = {k: self._pairs[k] for k in want if k in self._pairs}
+            todo = [k for k in want if k not in out]
+            if todo and self.store is not None:
+                try:
+                    out.update(self.store.get_pairs(todo))
+                except Exception as exc:
+                    log.warning("embedding cache off: %s", exc)
+                    self.store = None
+                todo = [k for k in todo if k not in out]
+        fresh = compute(todo) if todo else {}  # the model pass runs outside the lock's bookkeeping
+        with self._lock:
+            if fresh and self.store is not None:
+                try:
+                    self.store.put_pairs(fresh)
+                except Exception as exc:
+                    log.warning("embedding cache off: %s", exc)
+                    self.store = None
+            out.update(fresh)
+            for k, v in out.items():
+                self._pairs[k] = v
+                self._pairs.move_to_end(k)
+            while len(self._pairs) > self.MEMORY_ITEMS:
+                self._pairs.popitem(last=False)
+        return out
 
 
 class HashEncoder(Encoder):

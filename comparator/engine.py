@@ -192,14 +192,38 @@ def _with_furniture(beads, units_a, units_b) -> list[align.Bead]:
     return out
 
 
-def _token_vectors(pairs: list[Pair], enc) -> dict:
-    """Contextual token vectors of the two-sided pairs' texts as written (offsets index those strings):
-    one more model pass over the paired text, which lets the flag tell a rewording from a loss."""
+TOKEN_CHUNK = 256  # pairs whose token vectors are held at once (about 30 MB); the vectors are then dropped
+_TOKEN_KEY = "token_match/1:"  # bump when phrasing.token_match changes: stored values are keyed by it
+
+
+def _token_scores(pairs: list[Pair], enc, progress) -> dict[str, tuple]:
+    """What the contextual token vectors of each two-sided pair say (phrasing.token_match), keyed by
+    `_token_key`: one more model pass over the paired texts as written, in chunks so
+    that the vectors of a long text are never all held at once, and kept (memory, and disk for scripted
+    runs) so that a re-run computes nothing."""
     if enc is None or not hasattr(enc, "token_embeddings"):
         return {}
-    texts = sorted({t for p in pairs if p.a and p.b and not p.furniture for t in (p.a_text, p.b_text)},
-                   key=lambda t: (len(t), t))
-    return dict(zip(texts, enc.token_embeddings(texts))) if texts else {}
+    texts_of = {_token_key(p): (p.a_text, p.b_text) for p in pairs if p.a and p.b and not p.furniture}
+
+    def compute(todo: list[str]) -> dict[str, tuple]:
+        out = {}
+        for start in range(0, len(todo), TOKEN_CHUNK):
+            chunk = todo[start : start + TOKEN_CHUNK]
+            texts = sorted({t for k in chunk for t in texts_of[k]}, key=lambda t: (len(t), t))
+            vectors = dict(zip(texts, enc.token_embeddings(texts)))
+            for k in chunk:
+                a, b = texts_of[k]
+                tm = phrasing.token_match(a, b, (vectors[a], vectors[b]))
+                if tm is not None:
+                    out[k] = tuple(float(x) for x in tm)
+            progress("tokens", min(start + TOKEN_CHUNK, len(todo)), len(todo))
+        return out
+
+    return enc.pair_values(list(texts_of), compute) if texts_of else {}
+
+
+def _token_key(p: Pair) -> str:
+    return f"{_TOKEN_KEY}{len(p.a_text)}:{p.a_text}{p.b_text}"
 
 
 def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False) -> list[Pair]:
@@ -219,7 +243,7 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False) -> lis
     if texts:
         emb = enc.encode(texts)
         vec = dict(zip(texts, emb))
-    tokens = _token_vectors(pairs, enc) if token_flag else {}
+    tokens = _token_scores(pairs, enc, progress) if token_flag else {}
     total = len(pairs)
     for n, p in enumerate(pairs):
         if p.furniture:
@@ -232,8 +256,8 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False) -> lis
             s = metrics.sentence_scores(na, nb, ter)
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
         p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
-        tv = (tokens[p.a_text], tokens[p.b_text]) if p.a_text in tokens and p.b_text in tokens else None
-        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_vectors=tv)
+        ts = tokens.get(_token_key(p))
+        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_scores=ts)
         if n % 200 == 0 or n == total - 1:
             progress("score", n + 1, total)
     return pairs

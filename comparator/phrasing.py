@@ -441,7 +441,7 @@ def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str
 
 
 def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
-               cosine: float | None = None, token_vectors=None) -> dict[str, float]:
+               cosine: float | None = None, token_vectors=None, token_scores=None) -> dict[str, float]:
     """The flag's cost, part by part (see the module docstring); the flag is their sum, squashed."""
     ev = evidence(a_text, b_text, a_spans, b_spans)
     parts = {
@@ -450,7 +450,9 @@ def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: flo
         "content": sum(CONTENT[k] * ev[f"content_{k}"] for k in CONTENT),
         "fluency": FLUENCY_WEIGHT * ev["rarity"],
     }
-    tm = token_match(a_text, b_text, token_vectors) if token_vectors is not None else None
+    tm = token_scores
+    if tm is None and token_vectors is not None:
+        tm = token_match(a_text, b_text, token_vectors)
     if tm is not None:
         parts["meaning"] = LOST_WEIGHT * tm[0] + EXTRA_WEIGHT * tm[1] + UNMATCHED_WEIGHT * tm[2]
     elif cosine is not None:
@@ -461,7 +463,7 @@ def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: flo
 
 
 def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
-         cosine: float | None = None, token_vectors=None) -> float:
+         cosine: float | None = None, token_vectors=None, token_scores=None) -> float:
     """Higher = more likely awkward or wrong, in [0, 1); 1.0 for a sentence with no counterpart.
 
     `a_spans`, `b_spans`: from `spans(a_text, b_text)`. `chrf`: sentence chrF (0-100) of the pair.
@@ -470,8 +472,9 @@ def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | N
     (b_offsets, b_vectors)), as `encoder.token_embeddings([a_text, b_text])` returns them: the offsets
     index `a_text` and `b_text` exactly as passed here; tokens with zero-width offsets (special tokens)
     are skipped. Pairs longer than the model's window are cut by the tokenizer; the words past the cut
-    then count as unmatched."""
+    then count as unmatched. `token_scores`: what `token_match(a_text, b_text, token_vectors)` returned,
+    when the caller has it already (the engine keeps it instead of the vectors)."""
     if not a_text.strip() or not b_text.strip():
         return 1.0
-    c = sum(cost_parts(a_text, b_text, a_spans, b_spans, chrf, cosine, token_vectors).values())
+    c = sum(cost_parts(a_text, b_text, a_spans, b_spans, chrf, cosine, token_vectors, token_scores).values())
     return round(c / (c + SCALE), 6)

@@ -29,8 +29,8 @@ DIGITS = {"flag": 2, "cosine": 3, "chrf": 1, "bleu": 1, "ter": 1, "confidence": 
 ONLY_A, ONLY_B, FURNITURE = "only in A", "only in B", "furniture"
 
 # The engine reports progress per stage; this is each stage's share of the whole bar.
-_STAGES = {"segment": (0.0, 0.05), "embed A": (0.05, 0.40), "embed B": (0.40, 0.75), "align": (0.75, 0.80),
-           "score": (0.80, 1.0)}
+_STAGES = {"segment": (0.0, 0.05), "embed A": (0.05, 0.35), "embed B": (0.35, 0.65), "align": (0.65, 0.70),
+           "tokens": (0.70, 0.90), "score": (0.90, 1.0)}
 
 
 def kind_of(pair) -> str:
@@ -215,7 +215,8 @@ def fmt(value, score: str = "", digits: int | None = None) -> str:
 
 
 _NEXT = {"segment": "embedding the sentences of A", "embed A": "embedding the sentences of B",
-         "embed B": "aligning the sentences", "align": "scoring the pairs", "score": "done"}
+         "embed B": "aligning the sentences", "align": "scoring the pairs", "tokens": "scoring the pairs",
+         "score": "done"}
 
 
 def progress_text(stage: str, done: int, total: int) -> str:

@@ -182,3 +182,64 @@ def test_token_flag_uses_token_vectors(sample_texts, model_encoder):
     assert any(abs(x.flag - y.flag) > 1e-6 for x, y in zip(tok.pairs, plain.pairs) if x.a and x.b)
     for p in tok.pairs:
         assert 0.0 <= p.flag <= 1.0
+
+
+class _TokenHash:
+    """The hash encoder plus made-up token vectors (one per word), counting the texts it is asked for."""
+
+    def __new__(cls):
+        import re
+
+        import numpy as np
+
+        from comparator.encoder import HashEncoder
+
+        class Enc(HashEncoder):
+            asked = 0
+
+            def token_embeddings(self, texts):
+                self.asked += len(texts)
+                out = []
+                for t in texts:
+                    words = list(re.finditer(r"\w+", t))
+                    vecs = self.encode([m.group().lower() for m in words]) if words else np.zeros((0, 512))
+                    out.append(([(m.start(), m.end()) for m in words], vecs))
+                return out
+
+        return Enc()
+
+
+def test_token_scores_are_computed_once_and_kept_on_disk(sample_texts, tmp_path):
+    enc = _TokenHash()
+    first = compare(*sample_texts, encoder=enc)
+    asked = enc.asked
+    assert asked > 0 and first.settings["token_flag"]
+    again = compare(*sample_texts, encoder=enc)
+    assert enc.asked == asked  # the same pairs: nothing recomputed
+    assert [p.flag for p in again.pairs] == [p.flag for p in first.pairs]
+    # a new process (a new encoder) with the on-disk store finds them there
+    enc1 = _TokenHash()
+    enc1.use_disk_cache(str(tmp_path / "store.sqlite"))
+    compare(*sample_texts, encoder=enc1)
+    enc2 = _TokenHash()
+    enc2.use_disk_cache(str(tmp_path / "store.sqlite"))
+    third = compare(*sample_texts, encoder=enc2)
+    assert enc1.asked == asked and enc2.asked == 0
+    assert [p.flag for p in third.pairs] == [p.flag for p in first.pairs]
+    plain = compare(*sample_texts, encoder=_TokenHash(), token_flag=False)
+    assert any(abs(x.flag - y.flag) > 1e-6 for x, y in zip(plain.pairs, first.pairs) if x.a and x.b)
+
+
+def test_token_vectors_are_taken_in_chunks(sample_texts, monkeypatch):
+    import comparator.engine as engine
+
+    monkeypatch.setattr(engine, "TOKEN_CHUNK", 3)
+    enc = _TokenHash()
+    calls = []
+    orig = enc.token_embeddings
+    enc.token_embeddings = lambda texts: calls.append(len(texts)) or orig(texts)
+    small = compare(*sample_texts, encoder=enc)
+    assert len(calls) > 3 and max(calls) <= 6
+    monkeypatch.setattr(engine, "TOKEN_CHUNK", 10_000)
+    whole = compare(*sample_texts, encoder=_TokenHash())
+    assert [p.flag for p in small.pairs] == [p.flag for p in whole.pairs]
