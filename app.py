@@ -13,8 +13,9 @@ from pathlib import Path
 import streamlit as st
 
 from comparator import dashboard_history, report, views
+from comparator.dashboard_cache import load_encoder, read_upload
 from comparator.documents import Document, decode, read_text
-from comparator.encoder import DEFAULT_MODEL, HASH_MODEL, get_encoder
+from comparator.encoder import DEFAULT_MODEL, HASH_MODEL
 from comparator.errors import InputError
 from comparator.result import Comparison
 from comparator.segment import MODES
@@ -38,21 +39,11 @@ st.set_page_config(page_title="Translation comparator", page_icon="🔎", layout
 
 # ---- caching: the model once per server, results per input and settings ------------------------------
 
-@st.cache_resource(show_spinner="Loading the sentence model (once per server)…")
-def load_encoder(model: str):
-    return get_encoder(model)
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def score(doc_a: Document, doc_b: Document, mode: str, model: str, _encoder=None, _progress=None) -> Comparison:
     from comparator import compare
 
     return compare(doc_a, doc_b, mode=mode, model=model, encoder=_encoder, progress=_progress)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def read_upload(data: bytes, name: str) -> Document:
-    return decode(data, name)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -14,27 +14,17 @@ import streamlit as st  # noqa: E402
 
 from comparator import dashboard_history, dashboard_systems  # noqa: E402
 from comparator.documents import Document, decode  # noqa: E402
-from comparator.encoder import get_encoder  # noqa: E402
+from comparator.dashboard_cache import load_encoder, read_upload  # noqa: E402
 from comparator.systems import SystemsComparison, compare_systems  # noqa: E402
 
 st.set_page_config(page_title="Several systems · Translation comparator", page_icon="🔎", layout="wide")
 log = logging.getLogger("comparator.app")
 
 
-@st.cache_resource(show_spinner="Loading the sentence model (once per server)…")
-def load_encoder(model: str):
-    return get_encoder(model)
-
-
 @st.cache_data(show_spinner=False, max_entries=16)
 def score_systems(ref: Document, docs: tuple, names: tuple, mode: str, model: str, n_samples: int):
     return compare_systems(ref, list(zip(names, docs)), mode=mode, model=model, encoder=load_encoder(model),
                            n_samples=n_samples)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def read_upload(data: bytes, name: str) -> Document:
-    return decode(data, name)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

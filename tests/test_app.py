@@ -16,8 +16,8 @@ from comparator import compare, report, views
 from comparator.documents import decode
 from comparator.encoder import DEFAULT_MODEL
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+from apphelpers import APP, ROOT, app_test, raw_tag as _raw_tag, run  # noqa: E402,F401
+
 SAMPLE_A = (ROOT / "examples" / "reference.txt").read_bytes()
 SAMPLE_B = (ROOT / "examples" / "machine.txt").read_bytes()
 # The first run loads the sentence model (~10 s alone, much more on a busy machine).
@@ -37,16 +37,11 @@ def _fresh_caches():
 
 
 def _app(model: str | None = "hash") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=FAST)
-    if model:
-        at.session_state["model"] = model
-    return at
+    return app_test(model, FAST)
 
 
 def _run(at: AppTest, timeout: float = FAST) -> AppTest:
-    at.run(timeout=timeout)
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run(at, timeout)
 
 
 def _metric(at: AppTest, label: str) -> str:
@@ -55,11 +50,6 @@ def _metric(at: AppTest, label: str) -> str:
 
 def _table(at: AppTest):
     return at.dataframe[0].value
-
-
-def _raw_tag(text: str, tag: str) -> bool:
-    """Whether `<tag` occurs as markup: not HTML-escaped and not backslash-escaped for markdown."""
-    return re.search(rf"(?<!\\)<{tag}", text) is not None
 
 
 def _all_markdown(at: AppTest) -> list[str]:

@@ -22,8 +22,8 @@ from streamlit.testing.v1 import AppTest
 from comparator import compare, views
 from comparator.documents import MAX_BYTES, decode
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+from apphelpers import APP, ROOT, app_test, raw_tag as _raw_tag, run  # noqa: E402,F401
+
 TIMEOUT = 120  # one script run with the hash model; generous for a busy 2-core machine
 
 GOOD = "The council approved the plan on Monday. Work starts in May.\n\nResidents were pleased.\n"
@@ -37,15 +37,11 @@ def _fresh_caches():
 
 
 def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["model"] = "hash"
-    return at
+    return app_test("hash", TIMEOUT)
 
 
 def _run(at: AppTest) -> AppTest:
-    at.run(timeout=TIMEOUT)
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run(at, TIMEOUT)
 
 
 def _texts(at: AppTest) -> list[str]:
@@ -55,11 +51,6 @@ def _texts(at: AppTest) -> list[str]:
         out += [str(e.value) for e in at.get(kind)]
     out += [m.help or "" for m in at.metric]
     return out
-
-
-def _raw_tag(text: str, tag: str) -> bool:
-    """`<tag` as markup: neither HTML-escaped (&lt;) nor backslash-escaped for markdown (\\<)."""
-    return re.search(rf"(?<!\\)<\s*{tag}\b", text, re.IGNORECASE) is not None
 
 
 def _no_traceback(at: AppTest) -> None:

@@ -18,8 +18,7 @@ from comparator import history as hist
 from comparator.documents import decode
 from comparator.systems import SystemsComparison, compare_systems
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+from apphelpers import APP, ROOT  # noqa: E402
 SYSTEMS = "pages/1_Several_systems.py"
 SAVED = "pages/2_Saved_runs.py"
 EX = ROOT / "examples"
@@ -219,3 +218,19 @@ def test_pure_helpers():
     d = hist.diff_results(sc.systems[0], sc.systems[1])
     assert len(dashboard_history.diff_frame(d, changed_only=False)) == len(d["sentences"])
     assert [m[0] for m in dashboard_history.corpus_metrics(d)][:2] == ["Corpus BLEU", "Corpus chrF"]
+
+
+def test_the_pages_share_one_model_per_server(monkeypatch):
+    """The main page and the Several systems page load the model through one cached function."""
+    from comparator import dashboard_cache, encoder
+
+    dashboard_cache.load_encoder.clear()
+    loads = []
+    real = encoder.get_encoder
+    monkeypatch.setattr(encoder, "get_encoder", lambda model, *a, **k: loads.append(model) or real(model, *a, **k))
+    main = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    main.session_state["model"] = "hash"
+    _run(main)
+    _run(_page(SYSTEMS))
+    assert loads == ["hash"]
+    dashboard_cache.load_encoder.clear()
