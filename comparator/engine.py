@@ -206,7 +206,9 @@ def _token_scores(pairs: list[Pair], enc, progress) -> dict[str, tuple]:
     texts_of = {_token_key(p): (p.a_text, p.b_text) for p in pairs if p.a and p.b and not p.furniture}
 
     def compute(todo: list[str]) -> dict[str, tuple]:
-        out = {}
+        # a pair whose two sides read the same needs no model: every token finds itself
+        out = {k: (0.0, 0.0, 0.0) for k in todo if texts_of[k][0] == texts_of[k][1]}
+        todo = [k for k in todo if k not in out]
         for start in range(0, len(todo), TOKEN_CHUNK):
             chunk = todo[start : start + TOKEN_CHUNK]
             texts = sorted({t for k in chunk for t in texts_of[k]}, key=lambda t: (len(t), t))

@@ -243,3 +243,12 @@ def test_token_vectors_are_taken_in_chunks(sample_texts, monkeypatch):
     monkeypatch.setattr(engine, "TOKEN_CHUNK", 10_000)
     whole = compare(*sample_texts, encoder=_TokenHash())
     assert [p.flag for p in small.pairs] == [p.flag for p in whole.pairs]
+
+
+def test_identical_pairs_need_no_token_vectors():
+    enc = _TokenHash()
+    text = "The council met on Monday. It approved the plan. Work starts in May."
+    same = compare(text, text, encoder=enc)
+    assert enc.asked == 0 and all(p.flag == 0.0 for p in same.pairs)
+    changed = compare(text, text.replace("Monday", "Tuesday"), encoder=enc)
+    assert enc.asked == 2 and [p.flag > 0 for p in changed.pairs] == [True, False, False]
