@@ -424,8 +424,11 @@ def start_ray(address: str | None, workers: int | None):
                           "configure_logging": True}
     if address is None:
         path = os.pathsep.join(p for p in (_package_root(), os.environ.get("PYTHONPATH", "")) if p)
-        kw.update(address="local", num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1",
-                  runtime_env={"env_vars": {"PYTHONPATH": path}})
+        cpus = os.cpu_count() or 1
+        # each worker runs its model on its share of the cores, not on all of them
+        share = str(max(1, cpus // (workers or cpus)))
+        kw.update(address="local", num_cpus=workers or cpus, _node_ip_address="127.0.0.1",
+                  runtime_env={"env_vars": {"PYTHONPATH": path, "MT_COMPARATOR_THREADS": share}})
     else:
         # the cluster's workers get this package's code; its dependencies must be installed there
         kw.update(address=address, runtime_env={"py_modules": [os.path.join(_package_root(), "comparator")]})

@@ -292,7 +292,7 @@ class OnnxEncoder(Encoder):
         path = _onnx_file(folder)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 8))
+        opts.intra_op_num_threads = onnx_threads()
         opts.inter_op_num_threads = 1
         self._session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
@@ -343,6 +343,20 @@ class OnnxEncoder(Encoder):
                 keep = [k for k, sp in enumerate(e.special_tokens_mask) if not sp][: len(e.ids)]
                 out.append(([tuple(e.offsets[k]) for k in keep], hidden[r, keep]))
         return out
+
+
+def onnx_threads() -> int:
+    """ONNX Runtime's threads for one model: MT_COMPARATOR_THREADS, else OMP_NUM_THREADS when set (the
+    convention torch follows too), else the machine's cores up to 8. Several workers on one machine (batch
+    --engine ray) each get their share instead of all of them each."""
+    for name in ("MT_COMPARATOR_THREADS", "OMP_NUM_THREADS"):
+        try:
+            n = int(os.environ.get(name, ""))
+        except ValueError:
+            continue
+        if n > 0:
+            return n
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def cache_dir() -> str:

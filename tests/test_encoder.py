@@ -83,3 +83,17 @@ def test_unwritable_cache_does_not_stop_a_run(tmp_path):
     enc = HashEncoder()
     enc.use_disk_cache(str(blocker / "sub" / "emb.sqlite"))
     assert enc.store is None and enc.encode(TEXTS).shape == (4, 512)
+
+
+def test_onnx_threads_follow_the_environment(monkeypatch):
+    from comparator.encoder import onnx_threads
+
+    monkeypatch.delenv("MT_COMPARATOR_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert 1 <= onnx_threads() <= 8
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert onnx_threads() == 3
+    monkeypatch.setenv("MT_COMPARATOR_THREADS", "1")
+    assert onnx_threads() == 1
+    monkeypatch.setenv("MT_COMPARATOR_THREADS", "lots")
+    assert onnx_threads() == 3
