@@ -89,6 +89,7 @@ class Encoder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._pairs: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._lock = threading.Lock()
+        self._sink = threading.local()  # per calling thread: see collect_tokens
         self.store: EmbeddingStore | None = None
 
     @property
@@ -146,6 +147,17 @@ class Encoder:
             while len(self._cache) > self.MEMORY_ITEMS:
                 self._cache.popitem(last=False)
             return out
+
+    def collect_tokens(self, sink: dict | None, only: set[str] | None = None, budget_bytes: int = 0) -> None:
+        """While `sink` is set (per calling thread; None ends it), the texts in `only` that the model embeds
+        also leave their contextual token vectors there, as `token_embeddings` gives them, until
+        `budget_bytes` are used: the model's one pass serves the sentence vectors and the flag.
+        Encoders that cannot (hash, torch) leave the sink empty; texts found in the cache are not embedded
+        and so not collected."""
+        self._sink.value = (sink, only or set(), [budget_bytes]) if sink is not None else None
+
+    def _collecting(self):
+        return getattr(self._sink, "value", None)
 
     def pair_values(self, keys: Sequence[str], compute: Callable[[list[str]], dict[str, tuple[float, ...]]]
                     ) -> dict[str, tuple[float, ...]]:
@@ -327,11 +339,26 @@ class OnnxEncoder(Encoder):
             hidden, mask = self._hidden(encs)
             m = mask[..., None].astype(np.float32)
             out[start : start + len(encs)] = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+            collect = self._collecting()
+            if collect is not None:
+                self._keep_tokens(collect, texts[start : start + len(encs)], encs, hidden)
             if progress and (start // self.batch_size) % 8 == 0:
                 progress(min(start + self.batch_size, len(texts)), len(texts))
         if progress and texts:
             progress(len(texts), len(texts))
         return out
+
+    @staticmethod
+    def _keep_tokens(collect, texts, encs, hidden) -> None:
+        sink, only, budget = collect
+        for r, (text, e) in enumerate(zip(texts, encs)):
+            if budget[0] <= 0:
+                return
+            if text in only:
+                keep = [k for k, sp in enumerate(e.special_tokens_mask) if not sp][: len(e.ids)]
+                vec = hidden[r, keep]
+                sink[text] = ([tuple(e.offsets[k]) for k in keep], vec)
+                budget[0] -= vec.nbytes
 
     def token_embeddings(self, texts: Sequence[str]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
         """Contextual token vectors with their character offsets ([CLS]/[SEP] left out)."""

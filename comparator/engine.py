@@ -67,9 +67,11 @@ def compare(
     if disk_cache and enc is not None and enc.store is None and enc.backend != "hash":
         enc.use_disk_cache()
 
+    # the model's pass over the sentences also keeps their token vectors for the flag, within a budget
+    unit_tokens: dict | None = {} if token_flag and enc is not None else None
     if beads is None:
-        beads = _align_units(units_a, units_b, enc, params, progress, windows)
-    pairs = _score(units_a, units_b, beads, enc, ter, progress, token_flag)
+        beads = _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens)
+    pairs = _score(units_a, units_b, beads, enc, ter, progress, token_flag, unit_tokens)
 
     scored = [p for p in pairs if p.a and p.b and not p.furniture]
     corpus = metrics.corpus_scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
@@ -158,14 +160,22 @@ def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress
     return align.Windows(vecs, lengths, np.asarray(paragraphs))
 
 
-def _align_units(units_a, units_b, enc, params, progress, windows) -> list[align.Bead]:
+def _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens=None) -> list[align.Bead]:
     content_a = [i for i, u in enumerate(units_a) if not u.furniture]
     content_b = [i for i, u in enumerate(units_b) if not u.furniture]
     if content_a and content_b:
-        wa = _windows(enc, [_norm(units_a[i].text) for i in content_a], [units_a[i].paragraph for i in content_a],
-                      progress, "A", windows)
-        wb = _windows(enc, [_norm(units_b[i].text) for i in content_b], [units_b[i].paragraph for i in content_b],
-                      progress, "B", windows)
+        if unit_tokens is not None:
+            # sentences whose matching form is their text as written (most): their token vectors index it
+            same = {u.text for u in (*units_a, *units_b) if not u.furniture and _norm(u.text) == u.text}
+            enc.collect_tokens(unit_tokens, same, UNIT_TOKEN_BYTES)
+        try:
+            wa = _windows(enc, [_norm(units_a[i].text) for i in content_a],
+                          [units_a[i].paragraph for i in content_a], progress, "A", windows)
+            wb = _windows(enc, [_norm(units_b[i].text) for i in content_b],
+                          [units_b[i].paragraph for i in content_b], progress, "B", windows)
+        finally:
+            if unit_tokens is not None:
+                enc.collect_tokens(None)
         inner = align.align(wa, wb, params, progress=lambda d, t: progress("align", d, t))
     else:
         inner = align.align(align.Windows({}, np.zeros(len(content_a)), np.zeros(len(content_a))),
@@ -193,10 +203,13 @@ def _with_furniture(beads, units_a, units_b) -> list[align.Bead]:
 
 
 TOKEN_CHUNK = 256  # pairs whose token vectors are held at once (about 30 MB); the vectors are then dropped
+# token vectors kept from the sentence pass (about 50 KB a sentence): about 4,000 sentences' worth; pairs of
+# sentences beyond it, and merged pairs, get their token vectors from a second pass, in chunks
+UNIT_TOKEN_BYTES = 200_000_000
 _TOKEN_KEY = "token_match/1:"  # bump when phrasing.token_match changes: stored values are keyed by it
 
 
-def _token_scores(pairs: list[Pair], enc, progress) -> dict[str, tuple]:
+def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit_tokens=None) -> dict[str, tuple]:
     """What the contextual token vectors of each two-sided pair say (phrasing.token_match), keyed by
     `_token_key`: one more model pass over the paired texts as written, in chunks so
     that the vectors of a long text are never all held at once, and kept (memory, and disk for scripted
@@ -205,9 +218,22 @@ def _token_scores(pairs: list[Pair], enc, progress) -> dict[str, tuple]:
         return {}
     texts_of = {_token_key(p): (p.a_text, p.b_text) for p in pairs if p.a and p.b and not p.furniture}
 
+    pair_of = {_token_key(p): p for p in pairs if p.a and p.b and not p.furniture}
+
     def compute(todo: list[str]) -> dict[str, tuple]:
         # a pair whose two sides read the same needs no model: every token finds itself
         out = {k: (0.0, 0.0, 0.0) for k in todo if texts_of[k][0] == texts_of[k][1]}
+        # a 1-1 pair whose sentences kept their token vectors from the sentence pass needs no second pass
+        # (a merged pair does: its joined text reads differently from its sentences read one by one)
+        for k in todo:
+            p = pair_of[k]
+            if k in out or not unit_tokens or len(p.a) != 1 or len(p.b) != 1:
+                continue
+            ta, tb = unit_tokens.get(units_a[p.a[0]].text), unit_tokens.get(units_b[p.b[0]].text)
+            if ta is not None and tb is not None:
+                tm = phrasing.token_match(p.a_text, p.b_text, (ta, tb))
+                if tm is not None:
+                    out[k] = tuple(float(x) for x in tm)
         todo = [k for k in todo if k not in out]
         for start in range(0, len(todo), TOKEN_CHUNK):
             chunk = todo[start : start + TOKEN_CHUNK]
@@ -228,7 +254,7 @@ def _token_key(p: Pair) -> str:
     return f"{_TOKEN_KEY}{len(p.a_text)}:{p.a_text}{p.b_text}"
 
 
-def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False) -> list[Pair]:
+def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_tokens=None) -> list[Pair]:
     pairs: list[Pair] = []
     texts = []
     for bd in beads:
@@ -245,7 +271,9 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False) -> lis
     if texts:
         emb = enc.encode(texts)
         vec = dict(zip(texts, emb))
-    tokens = _token_scores(pairs, enc, progress) if token_flag else {}
+    tokens = _token_scores(pairs, enc, progress, units_a, units_b, unit_tokens) if token_flag else {}
+    if unit_tokens:
+        unit_tokens.clear()
     total = len(pairs)
     for n, p in enumerate(pairs):
         if p.furniture:

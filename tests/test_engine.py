@@ -252,3 +252,33 @@ def test_identical_pairs_need_no_token_vectors():
     assert enc.asked == 0 and all(p.flag == 0.0 for p in same.pairs)
     changed = compare(text, text.replace("Monday", "Tuesday"), encoder=enc)
     assert enc.asked == 2 and [p.flag > 0 for p in changed.pairs] == [True, False, False]
+
+
+def test_one_model_pass_serves_sentence_and_token_vectors(sample_texts, model_encoder, monkeypatch):
+    """The ONNX encoder keeps the token vectors of the sentences it embeds for alignment; a 1-1 pair then
+    needs no second pass, and its flag is the one the second pass gives."""
+    import comparator.engine as engine
+
+    if model_encoder.backend != "onnx":
+        pytest.skip("only the ONNX encoder keeps token vectors from its sentence pass")
+
+    def fresh():
+        model_encoder._cache.clear()
+        model_encoder._pairs.clear()
+        asked = []
+        real = type(model_encoder).token_embeddings
+        monkeypatch.setattr(model_encoder, "token_embeddings", lambda texts: asked.append(len(texts)) or
+                            real(model_encoder, texts), raising=False)
+        return asked
+
+    asked = fresh()
+    one = compare(*sample_texts, encoder=model_encoder)
+    one_pass = sum(asked)
+    monkeypatch.setattr(engine, "UNIT_TOKEN_BYTES", 0)
+    asked = fresh()
+    two = compare(*sample_texts, encoder=model_encoder)
+    merged = {t for p in two.pairs if p.a and p.b and (len(p.a) > 1 or len(p.b) > 1) for t in (p.a_text, p.b_text)}
+    assert one_pass <= len(merged) < sum(asked)
+    assert [p.flag for p in one.pairs] == [p.flag for p in two.pairs]
+    model_encoder._cache.clear()
+    model_encoder._pairs.clear()
