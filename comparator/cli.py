@@ -59,8 +59,8 @@ def _engine_options(s) -> None:
                         "text (about 6x the model work)")
     s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
     s.add_argument("--no-token-vectors", dest="token_flag", action="store_false",
-                   help="skip the model's second pass over the paired text (its contextual token vectors, which "
-                        "the flag uses to tell a rewording from a loss); the flag then uses the sentence cosine")
+                   help="leave out the pairs' contextual token vectors, which the flag uses to tell a rewording "
+                        "from a loss (about 30%% of a cold run); the flag then uses the sentence cosine")
     s.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="always show a progress bar on stderr")
     s.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")

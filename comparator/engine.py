@@ -41,9 +41,10 @@ def compare(
 ) -> Comparison:
     """Compare reference `a` with rendering `b`. Every sentence of both sides ends in exactly one pair.
 
-    `token_flag` (default): run the model once more over the paired texts for their contextual token
-    vectors, which the flag uses to tell a rewording from a loss (phrasing.py); False skips that pass and
-    the flag uses the sentence cosine instead."""
+    `token_flag` (default): give the flag the pairs' contextual token vectors, which tell a rewording from a
+    loss (phrasing.py). The ONNX encoder keeps them from its pass over the sentences (UNIT_TOKEN_BYTES);
+    merged pairs, and sentences beyond that budget or embedded by another encoder, get a second pass.
+    False: no token vectors, the flag uses the sentence cosine instead."""
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if windows not in WINDOW_MODES:
