@@ -207,7 +207,7 @@ TOKEN_CHUNK = 256  # pairs whose token vectors are held at once (about 30 MB); t
 # token vectors kept from the sentence pass (about 50 KB a sentence): about 4,000 sentences' worth; pairs of
 # sentences beyond it, and merged pairs, get their token vectors from a second pass, in chunks
 UNIT_TOKEN_BYTES = 200_000_000
-_TOKEN_KEY = "token_match/1:"  # bump when phrasing.token_match changes: stored values are keyed by it
+_TOKEN_KEY = "token_match/2:"  # bump when phrasing.token_match changes: stored values are keyed by it
 
 
 def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit_tokens=None) -> dict[str, tuple]:

@@ -203,7 +203,41 @@ def _match(a_text: str, b_text: str) -> _Match:
                 if m.sa[i] is None and m.sb[j] is None and _near(ka[i], kb[j]):
                     _pair(m, i, j, "near")
                     break
+        # an abbreviation and the words it abbreviates ("US" / "United States"): the same name
+        _acronyms(m, a_text, b_text, range(i1, i2), range(j1, j2))
+        _acronyms(m, a_text, b_text, range(i1, i2), range(j1, j2), swap=True)
     return m
+
+
+def _acronyms(m: _Match, a_text: str, b_text: str, ia, jb, swap: bool = False) -> None:
+    """Pair an all-capital token (2-5 letters) left over on one side with a run of capitalised words left
+    over on the other whose initials spell it, skipping "of", "and", "the" ("UN" / "United Nations")."""
+    ta, tb, sa, sb, text_a, text_b = m.ta, m.tb, m.sa, m.sb, a_text, b_text
+    if swap:
+        ta, tb, sa, sb, ia, jb, text_a, text_b = tb, ta, sb, sa, jb, ia, b_text, a_text
+    for i in ia:
+        word = text_a[ta[i][0]:ta[i][1]].replace(".", "")
+        if sa[i] is not None or not (2 <= len(word) <= 5 and word.isalpha() and word.isupper()):
+            continue
+        run = [j for j in jb if sb[j] is None]
+        for start in range(len(run)):
+            got, used = "", []
+            for j in run[start:]:
+                w = text_b[tb[j][0]:tb[j][1]]
+                if w.lower() in ("of", "and", "the", "for") and got:
+                    used.append(j)
+                    continue
+                if not w[:1].isupper() or (used and j != used[-1] + 1):
+                    break
+                got += w[0]
+                used.append(j)
+                if len(got) >= len(word):
+                    break
+            if got == word and used:
+                for j in used:
+                    sb[j] = "near"
+                sa[i] = "near"
+                break
 
 
 def local_swaps(a_text: str, b_text: str) -> int:
@@ -266,14 +300,15 @@ def _sentence_start(toks, i: int) -> bool:
     return i == 0 or toks[i - 1][2] in (".", "!", "?", '"', ":")
 
 
-def _kind(text: str, toks, i: int, base: str) -> str:
+def _kind(text: str, toks, i: int, base: str, near: bool = False) -> str:
     start, end, key = toks[i]
     if _is_punct(key):
         return "punctuation"
     if any(ch.isdigit() for ch in key):
         return "number"
+    # a name matched to a form of itself ("Iran" / "Iranian", "US" / "United States") is not a changed name
     if base in ("substitution", "omission", "addition") and text[start:end][:1].isupper() \
-            and not _sentence_start(toks, i):
+            and not _sentence_start(toks, i) and not near:
         return "name"
     return base
 
@@ -340,13 +375,13 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
             continue
         base = {"reorder": "reorder", "near": "substitution"}.get(s) or (
             "substitution" if block_a[i] in open_b else "omission")
-        a_spans.append([ta[i][0], ta[i][1], _kind(a_text, ta, i, base)])
+        a_spans.append([ta[i][0], ta[i][1], _kind(a_text, ta, i, base, s == "near")])
     for j, s in enumerate(sb):
         if s == "equal":
             continue
         base = {"reorder": "reorder", "near": "substitution"}.get(s) or (
             "substitution" if block_b[j] in open_a else "addition")
-        b_spans.append([tb[j][0], tb[j][1], _kind(b_text, tb, j, base)])
+        b_spans.append([tb[j][0], tb[j][1], _kind(b_text, tb, j, base, s == "near")])
     b_spans += _surface_spans(b_text, a_text)
     b_spans += [list(x) for x in unusual_wording(a_text, b_text).spans]
     return _merge(a_spans, a_text), _merge(b_spans, b_text)

@@ -234,3 +234,22 @@ def test_spans_and_flag_are_fast():
         sa, sb = spans(a, b)
         flag(a, b, sa, sb, 80.0, cosine=0.9, token_vectors=_tv(a, b))
     assert time.perf_counter() - t0 < 5.0  # ~1 ms a pair; generous for a loaded machine
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Mr Hood called on the Iran-backed militias.", "Mr Hood called on the Iranian-backed militias."),
+    ("Violence between the US and the militias.", "Violence between the United States and the militias."),
+    ("He spoke at the United Nations on Monday.", "He spoke at the UN on Monday."),
+])
+def test_a_name_in_another_form_is_not_a_changed_name(a, b):
+    sa, sb = spans(a, b)
+    assert sa and sb
+    assert not [k for _, _, k in sa + sb if k == "name"]
+    assert phrasing.evidence(a, b, sa, sb)["facts"] == 0
+
+
+def test_another_name_is_still_a_changed_name():
+    for a, b in [("Officials said Reuters reported it.", "Officials said Bloomberg reported it."),
+                 ("Officials in the US said so.", "Officials in the UK said so.")]:
+        sa, sb = spans(a, b)
+        assert [k for _, _, k in sa] == ["name"] and [k for _, _, k in sb] == ["name"]
