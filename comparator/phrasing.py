@@ -8,7 +8,8 @@ Words and punctuation marks of A (reference) and B (rendering) are matched in th
    longest matching blocks);
 2. the same word left over on both sides, in another place: moved;
 3. inside each stretch that differs, words spelled almost alike (inflection, misspelling, "2,500" /
-   "2,050") or written as one ("air strikes" / "airstrikes"): the same word changed.
+   "2,050", "Iran" / "Iranian"), written as one ("air strikes" / "airstrikes") or abbreviated ("US" /
+   "United States"): the same word changed, a substitution (never a changed name).
 
 What stays unmatched becomes typed spans, as character offsets into `a_text` / `b_text`: omission (only in
 A), addition (only in B), substitution (both sides of a replaced stretch, or a word changed in pass 3),
