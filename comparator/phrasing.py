@@ -38,7 +38,8 @@ what differs inside the pair:
              words that stand in the other order where the other order is the usual one ("groups armed"
              for "armed groups"; a phrase moved as a whole, "On Tuesday the minister said", costs nothing
              here), and words that neither English nor A knows
-    facts    EVENT_WEIGHT x changed numbers and names (a change shows on both sides and counts once)
+    facts    EVENT_WEIGHT x changed numbers and names (a change shows on both sides and counts once), and
+             x each negation ("not", "never", "n't", ...) one side has more than the other, in English
     content  CONTENT[kind] x the tokens of omission and punctuation spans, per token of A
     fluency  FLUENCY_WEIGHT x the rarity of B's new neighbouring words: the sum of -PMI over those rarer
              than chance
@@ -450,6 +451,25 @@ def token_match(a_text: str, b_text: str, token_vectors) -> tuple[float, float, 
     return lost, extra, unmatched / n
 
 
+# English words that turn a statement into its opposite; "n't" counts wherever it is attached
+_NEGATIONS = frozenset("not no never nobody none nothing neither nor nowhere without cannot".split())
+
+
+def _negations(keys: list[str]) -> int:
+    return sum(1 for k in keys if k in _NEGATIONS or k.endswith("n't"))
+
+
+def polarity_change(a_text: str, b_text: str) -> int:
+    """How many more negations one side has than the other ("Not everyone is satisfied" / "Everyone is
+    satisfied"), for English text (the same gate as the wording evidence): a changed polarity is a changed
+    fact, like a changed number."""
+    m = _match(a_text, b_text)
+    ka, kb = [t[2] for t in m.ta], [t[2] for t in m.tb]
+    if not fluency.applies(ka):
+        return 0
+    return abs(_negations(ka) - _negations(kb))
+
+
 def _is_damage(text: str, s: int, e: int) -> bool:
     """A punctuation span that is damage ("said. .", ",.", a mark alone between spaces), not a difference."""
     return bool(_PUNCT_DAMAGE.search(text[max(0, s - 1): e + 1]))
@@ -464,7 +484,7 @@ def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str
     wording = unusual_wording(a_text, b_text) if both else Wording(0.0, 0, [])
     ev["damage"] = float(local_swaps(a_text, b_text) + wording.unknown) if both else 0.0
     ev["rarity"] = wording.rarity
-    ev["facts"] = 0.0
+    ev["facts"] = float(polarity_change(a_text, b_text)) if both else 0.0
     for side, text, sp in (("a", a_text, a_spans), ("b", b_text, b_spans)):
         for s, e, k in sp:
             if k in ("number", "name"):

@@ -253,3 +253,17 @@ def test_another_name_is_still_a_changed_name():
                  ("Officials in the US said so.", "Officials in the UK said so.")]:
         sa, sb = spans(a, b)
         assert [k for _, _, k in sa] == ["name"] and [k for _, _, k in sb] == ["name"]
+
+
+def test_a_lost_or_added_negation_outranks_a_rewording():
+    a = "Not everyone is satisfied with the new defences."
+    lost = "Everyone is satisfied with the new defences."
+    reworded = "Not everyone is happy with the new defences."
+    assert phrasing.polarity_change(a, lost) == 1 and phrasing.polarity_change(a, reworded) == 0
+    assert phrasing.polarity_change("It is not over.", "It isn't over.") == 0
+    assert phrasing.polarity_change("Ce n'est pas fini du tout.", "C'est fini du tout.") == 0  # English only
+
+    def fl(b):
+        return flag(a, b, *spans(a, b), metrics.sentence_scores(a, b).chrf, cosine=0.9)
+
+    assert fl(lost) > fl(reworded)
