@@ -45,16 +45,19 @@ class EmbeddingStore:
 
         return hashlib.blake2b(f"{self.model_key}\0{text}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
-    def get_many(self, texts: list[str]) -> dict[str, np.ndarray]:
+    def _select(self, table: str, texts: list[str]) -> dict[str, bytes]:
         keys = {self._key(t): t for t in texts}
-        found: dict[str, np.ndarray] = {}
+        found: dict[str, bytes] = {}
         items = list(keys)
         for start in range(0, len(items), 500):
             chunk = items[start : start + 500]
-            rows = self._db.execute(f"SELECT k, v FROM vec WHERE k IN ({','.join('?' * len(chunk))})", chunk)
+            rows = self._db.execute(f"SELECT k, v FROM {table} WHERE k IN ({','.join('?' * len(chunk))})", chunk)
             for k, v in rows:
-                found[keys[k]] = np.frombuffer(v, dtype=np.float32).copy()
+                found[keys[k]] = v
         return found
+
+    def get_many(self, texts: list[str]) -> dict[str, np.ndarray]:
+        return {t: np.frombuffer(v, dtype=np.float32).copy() for t, v in self._select("vec", texts).items()}
 
     def put_many(self, texts: list[str], vecs: np.ndarray) -> None:
         self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
@@ -63,13 +66,7 @@ class EmbeddingStore:
 
     def get_pairs(self, keys: list[str]) -> dict[str, tuple[float, ...]]:
         """Small per-pair values (float64 tuples) stored under a text key (see Encoder.pair_values)."""
-        hk = {self._key(k): k for k in keys}
-        items, found = list(hk), {}
-        for start in range(0, len(items), 500):
-            chunk = items[start : start + 500]
-            for k, v in self._db.execute(f"SELECT k, v FROM pair WHERE k IN ({','.join('?' * len(chunk))})", chunk):
-                found[hk[k]] = tuple(np.frombuffer(v, dtype=np.float64).tolist())
-        return found
+        return {k: tuple(np.frombuffer(v, dtype=np.float64).tolist()) for k, v in self._select("pair", keys).items()}
 
     def put_pairs(self, values: dict[str, tuple[float, ...]]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO pair VALUES (?, ?)",
@@ -355,10 +352,8 @@ class OnnxEncoder(Encoder):
             if budget[0] <= 0:
                 return
             if text in only:
-                keep = [k for k, sp in enumerate(e.special_tokens_mask) if not sp][: len(e.ids)]
-                vec = hidden[r, keep]
-                sink[text] = ([tuple(e.offsets[k]) for k in keep], vec)
-                budget[0] -= vec.nbytes
+                sink[text] = _tokens_of(e, hidden[r])
+                budget[0] -= sink[text][1].nbytes
 
     def token_embeddings(self, texts: Sequence[str]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
         """Contextual token vectors with their character offsets ([CLS]/[SEP] left out)."""
@@ -366,10 +361,15 @@ class OnnxEncoder(Encoder):
         for start in range(0, len(texts), self.batch_size):
             encs = self._tok.encode_batch(list(texts[start : start + self.batch_size]))
             hidden, _ = self._hidden(encs)
-            for r, e in enumerate(encs):
-                keep = [k for k, sp in enumerate(e.special_tokens_mask) if not sp][: len(e.ids)]
-                out.append(([tuple(e.offsets[k]) for k in keep], hidden[r, keep]))
+            out.extend(_tokens_of(e, hidden[r]) for r, e in enumerate(encs))
         return out
+
+
+def _tokens_of(e, hidden_row: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """One text's token offsets and vectors from its encoding and its row of hidden states, special tokens
+    ([CLS], [SEP]) and padding left out."""
+    keep = [k for k, sp in enumerate(e.special_tokens_mask) if not sp][: len(e.ids)]
+    return [tuple(e.offsets[k]) for k in keep], hidden_row[keep]
 
 
 def onnx_threads() -> int:

@@ -217,38 +217,38 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
     runs) so that a re-run computes nothing."""
     if enc is None or not hasattr(enc, "token_embeddings"):
         return {}
-    texts_of = {_token_key(p): (p.a_text, p.b_text) for p in pairs if p.a and p.b and not p.furniture}
-
     pair_of = {_token_key(p): p for p in pairs if p.a and p.b and not p.furniture}
 
     def compute(todo: list[str]) -> dict[str, tuple]:
-        # a pair whose two sides read the same needs no model: every token finds itself
-        out = {k: (0.0, 0.0, 0.0) for k in todo if texts_of[k][0] == texts_of[k][1]}
-        # a 1-1 pair whose sentences kept their token vectors from the sentence pass needs no second pass
-        # (a merged pair does: its joined text reads differently from its sentences read one by one)
+        out: dict[str, tuple] = {}
+
+        def keep(k, ta, tb):
+            tm = phrasing.token_match(pair_of[k].a_text, pair_of[k].b_text, (ta, tb))
+            if tm is not None:
+                out[k] = tuple(float(x) for x in tm)
+
         for k in todo:
             p = pair_of[k]
-            if k in out or not unit_tokens or len(p.a) != 1 or len(p.b) != 1:
-                continue
-            ta, tb = unit_tokens.get(units_a[p.a[0]].text), unit_tokens.get(units_b[p.b[0]].text)
-            if ta is not None and tb is not None:
-                tm = phrasing.token_match(p.a_text, p.b_text, (ta, tb))
-                if tm is not None:
-                    out[k] = tuple(float(x) for x in tm)
+            if p.a_text == p.b_text:  # the two sides read the same: every token finds itself, no model needed
+                out[k] = (0.0, 0.0, 0.0)
+            elif unit_tokens and len(p.a) == 1 and len(p.b) == 1:
+                # a 1-1 pair whose sentences kept their token vectors from the sentence pass needs no second
+                # pass (a merged pair does: its joined text reads differently from its sentences one by one)
+                ta, tb = unit_tokens.get(units_a[p.a[0]].text), unit_tokens.get(units_b[p.b[0]].text)
+                if ta is not None and tb is not None:
+                    keep(k, ta, tb)
         todo = [k for k in todo if k not in out]
         for start in range(0, len(todo), TOKEN_CHUNK):
             chunk = todo[start : start + TOKEN_CHUNK]
-            texts = sorted({t for k in chunk for t in texts_of[k]}, key=lambda t: (len(t), t))
+            texts = sorted({t for k in chunk for t in (pair_of[k].a_text, pair_of[k].b_text)},
+                           key=lambda t: (len(t), t))
             vectors = dict(zip(texts, enc.token_embeddings(texts)))
             for k in chunk:
-                a, b = texts_of[k]
-                tm = phrasing.token_match(a, b, (vectors[a], vectors[b]))
-                if tm is not None:
-                    out[k] = tuple(float(x) for x in tm)
+                keep(k, vectors[pair_of[k].a_text], vectors[pair_of[k].b_text])
             progress("tokens", min(start + TOKEN_CHUNK, len(todo)), len(todo))
         return out
 
-    return enc.pair_values(list(texts_of), compute) if texts_of else {}
+    return enc.pair_values(list(pair_of), compute) if pair_of else {}
 
 
 def _token_key(p: Pair) -> str:

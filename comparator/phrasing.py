@@ -244,6 +244,12 @@ def _acronyms(m: _Match, a_text: str, b_text: str, ia, jb, swap: bool = False) -
                 break
 
 
+@lru_cache(maxsize=4096)
+def _english(a_text: str) -> bool:
+    """Whether the word evidence of fluency.py applies to a pair with this reference (one check per text)."""
+    return fluency.applies([t[2] for t in tokens(a_text)])
+
+
 def local_swaps(a_text: str, b_text: str) -> int:
     """Neighbouring words of one side that stand in the other order, still side by side, on the other, where
     the other side's order is the usual one: "groups armed" for "armed groups". (A phrase moved as a whole,
@@ -253,7 +259,7 @@ def local_swaps(a_text: str, b_text: str) -> int:
     kb = [t[2] for t in tokens(b_text) if not _is_punct(t[2])]
     pairs_a = set(zip(ka, ka[1:]))
     pairs_b = set(zip(kb, kb[1:]))
-    english = fluency.applies(ka)
+    english = _english(a_text)
     n = 0
     for x, y in pairs_b:
         if x != y and (y, x) in pairs_a and (x, y) not in pairs_a:
@@ -274,10 +280,10 @@ def unusual_wording(a_text: str, b_text: str) -> Wording:
     """Evidence in B alone that its wording is not English, when A is English (see fluency.py): B's pairs
     of neighbouring lower-case words that A does not have side by side, each max(0, -PMI), and B's
     lower-case words that neither the word table nor A knows ("monitered")."""
+    if not _english(a_text):
+        return Wording(0.0, 0, [])
     m = _match(a_text, b_text)
     ka = [t[2] for t in m.ta]
-    if not fluency.applies(ka):
-        return Wording(0.0, 0, [])
     a_pairs = set(zip(ka, ka[1:]))
     a_words = set(ka)
     cost, out, unknown = 0.0, [], 0
@@ -465,11 +471,10 @@ def polarity_change(a_text: str, b_text: str) -> int:
     """How many more negations one side has than the other ("Not everyone is satisfied" / "Everyone is
     satisfied"), for English text (the same gate as the wording evidence): a changed polarity is a changed
     fact, like a changed number."""
-    m = _match(a_text, b_text)
-    ka, kb = [t[2] for t in m.ta], [t[2] for t in m.tb]
-    if not fluency.applies(ka):
+    if not _english(a_text):
         return 0
-    return abs(_negations(ka) - _negations(kb))
+    m = _match(a_text, b_text)
+    return abs(_negations([t[2] for t in m.ta]) - _negations([t[2] for t in m.tb]))
 
 
 def _is_damage(text: str, s: int, e: int) -> bool:

@@ -169,12 +169,16 @@ def _centred(v, mean):
     return w / np.linalg.norm(w, axis=-1, keepdims=True)
 
 
-def test_centring_removes_what_all_sentences_share():
-    rng = np.random.default_rng(9)
+def _sharing_a_topic(seed, n, common_weight, own_weight):
+    """n unit vectors that all lean on one shared direction (what centring takes out)."""
+    rng = np.random.default_rng(seed)
     common = _unit(rng, 1)[0]
-    own = _unit(rng, 30)
-    v = 0.8 * common + 0.6 * own
-    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    v = common_weight * common + own_weight * _unit(rng, n)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_centring_removes_what_all_sentences_share():
+    v = _sharing_a_topic(9, 30, 0.8, 0.6)
     mean = v.mean(0) * 0.5
     plain = v[1:] @ v[0]
     centred = _centred(v[1:], mean) @ _centred(v[0], mean)
@@ -190,12 +194,8 @@ def test_centring_removes_what_all_sentences_share():
 
 
 def test_deletion_found_when_all_sentences_share_a_topic():
-    # every sentence leans on one shared direction (what centring takes out); B drops A's sentence 5
-    rng = np.random.default_rng(10)
-    common = _unit(rng, 1)[0]
-    own = _unit(rng, 12)
-    v = 0.75 * common + 0.66 * own
-    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    # every sentence leans on one shared direction; B drops A's sentence 5
+    v = _sharing_a_topic(10, 12, 0.75, 0.66)
     b = np.vstack([v[:5], v[6:]])
     beads = align.align(_windows(v), _windows(b))
     pairs = [(bd.a, bd.b) for bd in beads]

@@ -53,6 +53,7 @@ def test_missing_word_tables_mean_no_evidence_not_a_crash(monkeypatch):
     monkeypatch.setattr(fluency, "_tables", None)
     monkeypatch.setattr(fluency, "_failed", True)
     phrasing.unusual_wording.cache_clear()
+    phrasing._english.cache_clear()
     try:
         a, b = "The trials are monitored.", "The are trials monitored."
         assert phrasing.unusual_wording(a, b) == (0.0, 0, [])
@@ -60,3 +61,4 @@ def test_missing_word_tables_mean_no_evidence_not_a_crash(monkeypatch):
         assert 0 < phrasing.flag(a, b, *spans(a, b), 80.0, cosine=0.9) < 1
     finally:
         phrasing.unusual_wording.cache_clear()
+        phrasing._english.cache_clear()
