@@ -1,7 +1,7 @@
 """The dashboard: `streamlit run app.py`. A thin UI over comparator's engine and its result type.
 
 Widgets, layout and caching only: scores come from comparator.compare (or a saved JSON result) and are
-never recomputed here; tables, filters, diffs and charts come from comparator.views.
+never recomputed here; tables, filters, diffs and charts come from comparator.dashboard.views.
 """
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from comparator import dashboard_history, report, views
-from comparator.dashboard_cache import load_encoder, read_upload
-from comparator.documents import Document, decode, read_text
-from comparator.encoder import DEFAULT_MODEL, HASH_MODEL
-from comparator.errors import InputError
-from comparator.result import Comparison
-from comparator.segment import MODES
+from comparator.dashboard import history as dashboard_history, views
+from comparator.render import report
+from comparator.dashboard.cache import load_encoder, read_upload
+from comparator.core.documents import Document, decode, read_text
+from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL
+from comparator.core.errors import InputError
+from comparator.core.result import Comparison
+from comparator.core.segment import MODES
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = ("examples/reference.txt", "examples/machine.txt")

@@ -16,8 +16,8 @@ one-sided gold bead (an insertion or deletion); a few of those are verses one re
 its neighbour (e.g. Acts 23:35), which makes the gold slightly noisy.
 
 Systems, all scored on the same sentences:
-  aligner        comparator.engine.compare() on the two book texts, exactly as a user runs it
-                 (segmentation, furniture, windows, comparator.align.align; the settings compare()
+  aligner        comparator.core.pipeline.compare() on the two book texts, exactly as a user runs it
+                 (segmentation, furniture, windows, comparator.core.align.align; the settings compare()
                  takes by default or from --windows/--set); its pairs are the predicted beads.
   aligner/chap   compare() on each chapter separately (chapter boundaries as hard anchors).
   gale-church    length-based Gale & Church (1993) DP on each chapter (moves 1-1, 1-0, 0-1, 2-1, 1-2,
@@ -51,7 +51,7 @@ script), after Sennrich & Volk (2011):
 Scale: the chosen books are repeated one after the other until both sides reach each size (default
 2,500, 5,000 and 10,000 sentences). The windows are embedded in this process the way the engine does
 (engine._windows; the first size meets a cold cache, later sizes only pay for texts they add, so with
-repeated books they pay almost nothing), then each size is aligned by comparator.align.align in a
+repeated books they pay almost nothing), then each size is aligned by comparator.core.align.align in a
 fresh subprocess that reports wall and CPU seconds, RSS before aligning and peak RSS (VmHWM).
 
     .venv/bin/python bench/align_bible.py                       # the packaged model, default books
@@ -134,7 +134,7 @@ class Side:
 
     def segment(self) -> "Side":
         """Sentences from the project's segmenter (what compare() would find)."""
-        from comparator.segment import segment
+        from comparator.core.segment import segment
 
         units = segment(self.text, "text")
         return self.assign([u.text for u in units], [u.paragraph for u in units],
@@ -385,7 +385,7 @@ def _cap(bead) -> str:
 
 def reachable(bead) -> bool:
     """Can the aligner output this bead as one move?"""
-    from comparator import align
+    from comparator.core import align
 
     return (len(bead[0]), len(bead[1])) in set(align.MOVES)
 
@@ -450,10 +450,10 @@ def by_position(n: int, m: int) -> list[tuple[tuple, tuple]]:
 
 
 def compare_kwargs(enc, params, windows: str | None) -> dict:
-    """Arguments for comparator.engine.compare, limited to those it takes."""
+    """Arguments for comparator.core.pipeline.compare, limited to those it takes."""
     import inspect
 
-    from comparator import engine
+    from comparator.core import pipeline as engine
 
     accepted = inspect.signature(engine.compare).parameters
     kw = {"encoder": enc, "params": params}
@@ -465,7 +465,7 @@ def compare_kwargs(enc, params, windows: str | None) -> dict:
 def run_compare(text_a: str, text_b: str, kw: dict):
     """compare() on two texts; the Comparison and seconds spent embedding, aligning and scoring
     (stage times from the engine's progress events: segment, embed A/B, align, score)."""
-    from comparator import engine
+    from comparator.core import pipeline as engine
 
     marks: dict[str, float] = {}
 
@@ -619,8 +619,8 @@ def _rss_kb(field: str) -> int | None:
 
 
 def align_worker(path: str) -> None:
-    """Subprocess: load saved windows, run comparator.align.align once, print time and memory."""
-    from comparator import align
+    """Subprocess: load saved windows, run comparator.core.align.align once, print time and memory."""
+    from comparator.core import align
 
     before_load = _rss_kb("VmRSS")
     z = np.load(path)
@@ -644,7 +644,7 @@ def scale(data_a, data_b, books, sizes, enc, windows: str | None, tmp: str) -> l
     the way the engine does, then align in a fresh subprocess for clean time and memory figures."""
     import inspect
 
-    from comparator import engine
+    from comparator.core import pipeline as engine
 
     win_kw = {"how": windows} if windows and "how" in inspect.signature(engine._windows).parameters else {}
     out = []
@@ -773,10 +773,10 @@ def main(argv=None) -> int:
         print(f"align_bible: --systems takes {', '.join(SYSTEMS)}", file=sys.stderr)
         return 2
 
-    from comparator import align
+    from comparator.core import align
     import inspect
 
-    from comparator.encoder import DEFAULT_MODEL, get_encoder
+    from comparator.core.embed.encoder import DEFAULT_MODEL, get_encoder
 
     overrides = {}
     for item in args.set:

@@ -10,7 +10,7 @@ perturbed rendering worse than the unperturbed one against the reference, strict
 
 The flag is computed as the engine computes it for a 1-1 pair: `phrasing.spans` on the texts as written,
 then `phrasing.flag` with the pair's chrF (on the normalised texts) and the cosine of the two sentence
-vectors from the encoder (`comparator.encoder.get_encoder`, the packaged all-MiniLM-L6-v2 unless --model
+vectors from the encoder (`comparator.core.embed.encoder.get_encoder`, the packaged all-MiniLM-L6-v2 unless --model
 says otherwise; `--model hash` needs no model and is quick, but its cosine is not the engine's). Two
 columns: "flag" also passes the pair's contextual token vectors (`token_vectors=`, from the encoder's
 `token_embeddings` of the texts as written), as the engine does by default; "flag, no token vectors" is
@@ -46,9 +46,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from comparator import metrics, phrasing  # noqa: E402
-from comparator.documents import normalise  # noqa: E402
-from comparator.encoder import DEFAULT_MODEL, get_encoder  # noqa: E402
+from comparator.core import metrics  # noqa: E402
+from comparator.core.marks import phrasing  # noqa: E402
+from comparator.core.documents import normalise  # noqa: E402
+from comparator.core.embed.encoder import DEFAULT_MODEL, get_encoder  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "demetr-dev"
 

@@ -355,8 +355,9 @@ def uploads_on_disk(start: float, markers: list[str], exclude: list[Path]) -> li
 
 def expected_results(specs) -> dict[int, dict]:
     """What comparator.compare gives for each session's input and model, as the dashboard shows it."""
-    from comparator import compare, views
-    from comparator.documents import decode
+    from comparator import compare
+    from comparator.dashboard import views
+    from comparator.core.documents import decode
 
     out = {}
     for i, model, ref, ren in specs:

@@ -59,7 +59,7 @@ def load_bible(data: Path, name: str) -> dict:
 
 
 def build_inputs(data: Path, n_sentences: int, workdir: Path):
-    from comparator.segment import segment
+    from comparator.core.segment import segment
 
     a, b = load_bible(data, "Twenty"), load_bible(data, "Anderson")
     keys = [k for k in a if k in b and a[k] and b[k]]
@@ -108,7 +108,7 @@ def timed(cmd: list[str], env=None) -> tuple[float, float]:
 def encoder_table(texts: list[str]) -> list[dict]:
     import numpy as np
 
-    from comparator.encoder import HashEncoder, get_encoder
+    from comparator.core.embed.encoder import HashEncoder, get_encoder
 
     rows = []
     ref = None
@@ -120,7 +120,7 @@ def encoder_table(texts: list[str]) -> list[dict]:
         t0 = time.perf_counter()
         vecs = enc.encode(texts)
         secs = time.perf_counter() - t0
-        from comparator.encoder import default_model_path
+        from comparator.core.embed.encoder import default_model_path
         from tokenizers import Tokenizer
 
         tok = Tokenizer.from_file(os.path.join(default_model_path(), "tokenizer.json"))

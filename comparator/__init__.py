@@ -6,19 +6,19 @@
 """
 __version__ = "0.2.0"
 
-from .errors import InputError  # noqa: E402
-from .result import Comparison, Pair  # noqa: E402
+from comparator.core.errors import InputError  # noqa: E402
+from comparator.core.result import Comparison, Pair  # noqa: E402
 
 
 def compare(*args, **kwargs):
-    """See comparator.engine.compare (imported lazily so that `import comparator` stays light)."""
-    from .engine import compare as _compare
+    """See comparator.core.pipeline.compare (imported lazily so that `import comparator` stays light)."""
+    from comparator.core.pipeline import compare as _compare
 
     return _compare(*args, **kwargs)
 
 
 def compare_files(*args, **kwargs):
-    from .engine import compare_files as _compare_files
+    from comparator.core.pipeline import compare_files as _compare_files
 
     return _compare_files(*args, **kwargs)
 

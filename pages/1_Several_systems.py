@@ -1,5 +1,5 @@
 """Dashboard page: several systems against one reference, ranked with significance (a thin UI over
-comparator.systems; the page itself is comparator.dashboard_systems)."""
+comparator.analysis.systems; the page itself is comparator.dashboard.systems)."""
 from __future__ import annotations
 
 import logging
@@ -12,10 +12,10 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from comparator import dashboard_history, dashboard_systems  # noqa: E402
-from comparator.documents import Document, decode  # noqa: E402
-from comparator.dashboard_cache import load_encoder, read_upload  # noqa: E402
-from comparator.systems import SystemsComparison, compare_systems  # noqa: E402
+from comparator.dashboard import history as dashboard_history, systems as dashboard_systems  # noqa: E402
+from comparator.core.documents import Document, decode  # noqa: E402
+from comparator.dashboard.cache import load_encoder, read_upload  # noqa: E402
+from comparator.analysis.systems import SystemsComparison, compare_systems  # noqa: E402
 
 st.set_page_config(page_title="Several systems · Translation comparator", page_icon="🔎", layout="wide")
 log = logging.getLogger("comparator.app")

@@ -1,5 +1,5 @@
 """Dashboard page: the run history — list saved runs, reopen one, compare two runs of the same texts
-(a thin UI; the page itself is comparator.dashboard_history)."""
+(a thin UI; the page itself is comparator.dashboard.history)."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from comparator import dashboard_history  # noqa: E402
+from comparator.dashboard import history as dashboard_history  # noqa: E402
 
 st.set_page_config(page_title="Saved runs · Translation comparator", page_icon="🔎", layout="wide")
 log = logging.getLogger("comparator.app")

@@ -21,7 +21,7 @@ def sample_texts() -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def hash_encoder():
-    from comparator.encoder import HashEncoder
+    from comparator.core.embed.encoder import HashEncoder
 
     return HashEncoder()
 
@@ -29,7 +29,7 @@ def hash_encoder():
 @pytest.fixture(scope="session")
 def model_encoder():
     """The packaged all-MiniLM-L6-v2, loaded once for the whole test session."""
-    from comparator.encoder import get_encoder
+    from comparator.core.embed.encoder import get_encoder
 
     return get_encoder()
 

@@ -1,7 +1,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from comparator import align
+from comparator.core import align
 
 
 def _unit(rng, n, d=256):

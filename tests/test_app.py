@@ -11,10 +11,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import comparator.engine
-from comparator import compare, report, views
-from comparator.documents import decode
-from comparator.encoder import DEFAULT_MODEL
+import comparator.core.pipeline
+from comparator import compare
+from comparator.render import report
+from comparator.dashboard import views
+from comparator.core.documents import decode
+from comparator.core.embed.encoder import DEFAULT_MODEL
 
 from apphelpers import APP, ROOT, app_test, raw_tag as _raw_tag, run  # noqa: E402,F401
 
@@ -156,7 +158,7 @@ def test_unexpected_failure_is_one_line(monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("engine exploded\nwith a second line")
 
-    monkeypatch.setattr(comparator.engine, "compare", boom)
+    monkeypatch.setattr(comparator.core.pipeline, "compare", boom)
     at = _run(_app())
     assert len(at.error) == 1
     assert at.error[0].value == "Something went wrong (RuntimeError): engine exploded"
@@ -191,13 +193,13 @@ def test_malicious_file_name_is_escaped():
 
 def test_filtering_sorting_and_paging_never_rescore(monkeypatch):
     calls = []
-    real = comparator.engine.compare
+    real = comparator.core.pipeline.compare
 
     def counting(*a, **k):
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(comparator.engine, "compare", counting)
+    monkeypatch.setattr(comparator.core.pipeline, "compare", counting)
     at = _run(_app())
     assert len(calls) == 1
     total = len(_table(at))

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from comparator import cli
-from comparator.documents import MAX_BYTES
+from comparator.cli import main as cli
+from comparator.core.documents import MAX_BYTES
 from conftest import EXAMPLES, run_cli
 
 GOOD = "The council approved the plan on Monday. Work starts in May.\n\nResidents were pleased.\n"

@@ -11,8 +11,8 @@ import socket
 
 import pytest
 
-from comparator.batch import EXIT_SOME_FAILED, read_manifest, safe_name
-from comparator.errors import InputError
+from comparator.analysis.batch import EXIT_SOME_FAILED, read_manifest, safe_name
+from comparator.core.errors import InputError
 from conftest import EXAMPLES, ROOT, run_cli
 
 ENV = {"PYTHONPATH": str(ROOT)}
@@ -222,7 +222,7 @@ def test_ray_engine_gives_the_local_engines_results(texts, tmp_path):
 
 
 def test_loopback_cluster_addresses_stay_on_loopback():
-    from comparator.batch import _is_loopback
+    from comparator.analysis.batch import _is_loopback
 
     assert _is_loopback("127.0.0.1:6379") and _is_loopback("ray://localhost:10001") and _is_loopback("[::1]:6379")
     assert not _is_loopback("10.0.0.5:6379") and not _is_loopback("ray://head.example:10001")

@@ -139,7 +139,7 @@ def test_opens_with_the_sample_scored(page: Page, server_url: str):
 
 
 def test_upload_two_files_then_table_csv_and_close_up(page: Page, server_url: str, tmp_path: Path):
-    from comparator import report
+    from comparator.render import report
 
     _open(page, server_url)
     ref, cand = tmp_path / "ref.txt", tmp_path / "cand.txt"

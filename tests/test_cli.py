@@ -118,7 +118,7 @@ def test_stdin_input():
 
 def test_token_vectors_are_the_default_and_can_be_skipped(sample_json):
     assert sample_json["settings"]["token_flag"] is True
-    from comparator.cli import build_parser
+    from comparator.cli.main import build_parser
 
     p = build_parser()
     assert p.parse_args(["score", "a", "b"]).token_flag is True

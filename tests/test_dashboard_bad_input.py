@@ -3,7 +3,7 @@
 Every case is uploaded (or pasted) through Streamlit's AppTest with the fast 'hash' model and must end in
 a shown result, with every sentence of both sides in the table, or in one readable one-line st.error;
 never an exception or a stack trace. Also: uploads are never written to disk, and the upload size limit
-is set in .streamlit/config.toml to comparator.documents.MAX_BYTES.
+is set in .streamlit/config.toml to comparator.core.documents.MAX_BYTES.
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from comparator import compare, views
-from comparator.documents import MAX_BYTES, decode
+from comparator import compare
+from comparator.dashboard import views
+from comparator.core.documents import MAX_BYTES, decode
 
 from apphelpers import APP, ROOT, app_test, raw_tag as _raw_tag, run  # noqa: E402,F401
 
@@ -172,7 +173,7 @@ def test_zero_width_only_paragraph_is_not_a_sentence():
     b = b"Hello there.\n\nBye now.\n"
     at = _upload(_run(_app()), a, b)
     _, table = _shown(at, a, b)
-    from comparator.documents import normalise
+    from comparator.core.documents import normalise
 
     for col in ("A (reference)", "B (rendering)"):
         assert all(normalise(t) or not t for t in table[col]), "an invisible sentence is shown as a row"

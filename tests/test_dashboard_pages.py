@@ -13,10 +13,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from comparator import compare, dashboard_history, dashboard_systems
-from comparator import history as hist
-from comparator.documents import decode
-from comparator.systems import SystemsComparison, compare_systems
+from comparator import compare
+from comparator.dashboard import history as dashboard_history, systems as dashboard_systems
+from comparator.analysis import history as hist
+from comparator.core.documents import decode
+from comparator.analysis.systems import SystemsComparison, compare_systems
 
 from apphelpers import APP, ROOT  # noqa: E402
 SYSTEMS = "pages/1_Several_systems.py"
@@ -222,7 +223,8 @@ def test_pure_helpers():
 
 def test_the_pages_share_one_model_per_server(monkeypatch):
     """The main page and the Several systems page load the model through one cached function."""
-    from comparator import dashboard_cache, encoder
+    from comparator.dashboard import cache as dashboard_cache
+    from comparator.core.embed import encoder
 
     dashboard_cache.load_encoder.clear()
     loads = []

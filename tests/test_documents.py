@@ -2,8 +2,8 @@ import codecs
 
 import pytest
 
-from comparator.documents import MAX_BYTES, clean_display, decode, normalise, read_path
-from comparator.errors import InputError
+from comparator.core.documents import MAX_BYTES, clean_display, decode, normalise, read_path
+from comparator.core.errors import InputError
 
 TEXT = "Café “quoted” — naïve 2,500 € text.\nSecond line."
 
@@ -74,7 +74,7 @@ through their own living rooms when the river rose two years ago.</p>
 
 
 def test_html_page_main_text_and_furniture():
-    from comparator.segment import segment
+    from comparator.core.segment import segment
 
     doc = decode(PAGE.encode("utf-8"), "page.html")
     assert "HTML page" in doc.note

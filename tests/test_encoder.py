@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from comparator.encoder import HashEncoder, get_encoder, onnx_compatible, default_model_path
-from comparator.errors import InputError
+from comparator.core.embed.encoder import HashEncoder, get_encoder, onnx_compatible, default_model_path
+from comparator.core.errors import InputError
 
 TEXTS = ["The cat sat on the mat.", "A cat was sitting on the mat.", "Interest rates rose again in March.",
          "He told the reporters. that the wall was built to resist a flood."]
@@ -53,7 +53,7 @@ def test_unknown_model_folder_is_an_input_error(tmp_path):
 
 
 def test_disk_cache_makes_a_rerun_embed_nothing(tmp_path):
-    from comparator.encoder import HashEncoder
+    from comparator.core.embed.encoder import HashEncoder
 
     db = str(tmp_path / "emb.sqlite")
     first = HashEncoder()
@@ -66,7 +66,7 @@ def test_disk_cache_makes_a_rerun_embed_nothing(tmp_path):
 
 
 def test_memory_cache_is_bounded():
-    from comparator.encoder import HashEncoder
+    from comparator.core.embed.encoder import HashEncoder
 
     enc = HashEncoder()
     enc.MEMORY_ITEMS = 10
@@ -76,7 +76,7 @@ def test_memory_cache_is_bounded():
 
 
 def test_unwritable_cache_does_not_stop_a_run(tmp_path):
-    from comparator.encoder import HashEncoder
+    from comparator.core.embed.encoder import HashEncoder
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -86,7 +86,7 @@ def test_unwritable_cache_does_not_stop_a_run(tmp_path):
 
 
 def test_onnx_threads_follow_the_environment(monkeypatch):
-    from comparator.encoder import onnx_threads
+    from comparator.core.embed.encoder import onnx_threads
 
     monkeypatch.delenv("MT_COMPARATOR_THREADS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from comparator import Comparison, InputError, compare
-from comparator.phrasing import SPAN_KINDS
+from comparator.core.marks.phrasing import SPAN_KINDS
 
 
 def _assert_complete(result: Comparison):
@@ -117,7 +117,7 @@ def test_json_round_trip(sample_result):
 
 
 def test_same_input_same_output(sample_texts, hash_encoder):
-    from comparator.encoder import HashEncoder
+    from comparator.core.embed.encoder import HashEncoder
 
     one = compare(*sample_texts, encoder=hash_encoder).to_json()
     two = compare(*sample_texts, encoder=HashEncoder()).to_json()
@@ -163,7 +163,7 @@ def test_repeated_sentences_lower_confidence(hash_encoder):
 
 
 def test_mean_windows_embed_only_sentences(sample_texts):
-    from comparator.encoder import HashEncoder
+    from comparator.core.embed.encoder import HashEncoder
 
     seen = {}
     for how in ("embed", "mean"):
@@ -192,7 +192,7 @@ class _TokenHash:
 
         import numpy as np
 
-        from comparator.encoder import HashEncoder
+        from comparator.core.embed.encoder import HashEncoder
 
         class Enc(HashEncoder):
             asked = 0
@@ -231,7 +231,7 @@ def test_token_scores_are_computed_once_and_kept_on_disk(sample_texts, tmp_path)
 
 
 def test_token_vectors_are_taken_in_chunks(sample_texts, monkeypatch):
-    import comparator.engine as engine
+    import comparator.core.pipeline as engine
 
     monkeypatch.setattr(engine, "TOKEN_CHUNK", 3)
     enc = _TokenHash()
@@ -257,7 +257,7 @@ def test_identical_pairs_need_no_token_vectors():
 def test_one_model_pass_serves_sentence_and_token_vectors(sample_texts, model_encoder, monkeypatch):
     """The ONNX encoder keeps the token vectors of the sentences it embeds for alignment; a 1-1 pair then
     needs no second pass, and its flag is the one the second pass gives."""
-    import comparator.engine as engine
+    import comparator.core.pipeline as engine
 
     if model_encoder.backend != "onnx":
         pytest.skip("only the ONNX encoder keeps token vectors from its sentence pass")

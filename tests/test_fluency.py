@@ -1,8 +1,8 @@
-"""The word-pair evidence of comparator.fluency and how phrasing uses it (word tables from `wordsegment`)."""
+"""The word-pair evidence of comparator.core.marks.fluency and how phrasing uses it (word tables from `wordsegment`)."""
 import pytest
 
-from comparator import fluency, phrasing
-from comparator.phrasing import spans
+from comparator.core.marks import fluency, phrasing
+from comparator.core.marks.phrasing import spans
 
 
 def test_pmi_tells_usual_from_unusual_neighbours():

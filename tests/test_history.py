@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 
 from comparator import compare
-from comparator import history as hist
-from comparator.errors import InputError
+from comparator.analysis import history as hist
+from comparator.core.errors import InputError
 from conftest import EXAMPLES, run_cli
 
 REF, SYS1, SYS2 = EXAMPLES / "reference.txt", EXAMPLES / "machine.txt", EXAMPLES / "machine2.txt"

@@ -48,8 +48,9 @@ SCRIPT = textwrap.dedent(r"""
 
     root, examples, out = sys.argv[1:4]
     sys.path.insert(0, root)
-    from comparator import cli, compare_files
-    from comparator.encoder import DEFAULT_MODEL
+    from comparator import compare_files
+    from comparator.cli import main as cli
+    from comparator.core.embed.encoder import DEFAULT_MODEL
 
     ref, mt = os.path.join(examples, "reference.txt"), os.path.join(examples, "machine.txt")
     for fmt in ("json", "csv", "html"):
@@ -111,7 +112,7 @@ def test_full_comparison_with_the_default_model_and_no_network(tmp_path):
     assert "<table" in (out / "result.html").read_text("utf-8")
 
     # the dashboard showed the same sample result with the same model
-    from comparator import views
+    from comparator.dashboard import views
 
     assert report["app_model"] == "all-MiniLM-L6-v2"
     assert report["app_metrics"]["Corpus chrF"] == views.fmt(data["corpus"]["chrf"], digits=2)

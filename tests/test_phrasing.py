@@ -1,4 +1,4 @@
-"""Spans and flag of comparator.phrasing: no model (chrF from sacrebleu, cosine from the hash encoder,
+"""Spans and flag of comparator.core.marks.phrasing: no model (chrF from sacrebleu, cosine from the hash encoder,
 token vectors made up where a test needs them)."""
 import re
 import time
@@ -7,8 +7,9 @@ import zlib
 import numpy as np
 import pytest
 
-from comparator import metrics, phrasing
-from comparator.phrasing import flag, spans
+from comparator.core import metrics
+from comparator.core.marks import phrasing
+from comparator.core.marks.phrasing import flag, spans
 
 
 def _shown(text, sp):

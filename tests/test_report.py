@@ -2,7 +2,7 @@ import csv
 import io
 
 from comparator import compare
-from comparator.report import highlight_html, to_csv, to_html
+from comparator.render.report import highlight_html, to_csv, to_html
 
 PAYLOADS = ['<script>alert("x")</script>', '<img src=x onerror=alert(1)>', '"><b>bold</b>']
 

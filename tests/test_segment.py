@@ -2,7 +2,7 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from comparator.segment import aligned_lines, blocks, segment, split_sentences
+from comparator.core.segment import aligned_lines, blocks, segment, split_sentences
 
 
 def test_abbreviations_and_numbers_stay_whole():
@@ -80,14 +80,14 @@ def test_segmentation_loses_no_character(text):
     for mode in ("text", "lines"):
         units = segment(text, mode)
         joined = _squash("".join(u.text for u in units))
-        from comparator.documents import clean_display
+        from comparator.core.documents import clean_display
 
         assert joined == _squash(clean_display(text)), mode
         assert all(u.text.strip() for u in units)
 
 
 def test_navigation_is_furniture_but_prose_starting_with_next_is_not():
-    from comparator.furniture import is_furniture
+    from comparator.core.furniture import is_furniture
 
     assert is_furniture("Next Low rainfall and poor management - Eurasia Review")
     assert is_furniture("Previous Article: County approves new budget")

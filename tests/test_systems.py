@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from comparator.documents import read_path
-from comparator.result import Comparison, Pair
-from comparator.systems import (SystemsComparison, compare_systems, flagged, paired_bootstrap, rank_systems,
+from comparator.core.documents import read_path
+from comparator.core.result import Comparison, Pair
+from comparator.analysis.systems import (SystemsComparison, compare_systems, flagged, paired_bootstrap, rank_systems,
                                 reference_segments)
 from conftest import EXAMPLES, run_cli
 
@@ -104,7 +104,7 @@ def test_significance_from_sacrebleu(sample):
 def test_segment_scores_match_sacrebleu_directly(sample):
     from sacrebleu.metrics import BLEU, CHRF
 
-    from comparator.documents import normalise
+    from comparator.core.documents import normalise
 
     refs = [normalise(seg.reference) for seg in sample.segments]
     for k, name in enumerate(sample.names):

@@ -1,4 +1,4 @@
-"""Unit tests of comparator.views: the dashboard's pure presentation helpers."""
+"""Unit tests of comparator.dashboard.views: the dashboard's pure presentation helpers."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from comparator import views
-from comparator.result import Comparison, Pair
+from comparator.dashboard import views
+from comparator.core.result import Comparison, Pair
 
 
 def _pair(a, b, a_text, b_text, flag, cosine=None, chrf=None, bleu=None, a_spans=(), b_spans=(), type_=None,

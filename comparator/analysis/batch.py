@@ -31,9 +31,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-from . import __version__
-from .documents import MAX_BYTES, read_path
-from .errors import InputError
+from comparator import __version__
+from comparator.core.documents import MAX_BYTES, read_path
+from comparator.core.errors import InputError
 
 SUMMARY_FIELDS = ["name", "status", "a", "b", "a_sentences", "b_sentences", "pairs_scored", "bleu", "chrf",
                   "mean_cosine", "flagged", "seconds", "result", "error"]
@@ -182,7 +182,7 @@ def _name_files(items: list[Item]) -> None:
 
 def engine_settings(mode: str = "text", model: str | None = None, backend: str = "auto", windows: str = "mean",
                     ter: bool = False, token_flag: bool = True) -> dict[str, Any]:
-    from .encoder import DEFAULT_MODEL
+    from comparator.core.embed.encoder import DEFAULT_MODEL
 
     return {"mode": mode, "model": model or DEFAULT_MODEL, "backend": backend, "windows": windows, "ter": bool(ter),
             "token_flag": bool(token_flag)}
@@ -198,7 +198,7 @@ def pair_key(a: bytes, b: bytes, settings: dict[str, Any]) -> str:
 
 
 def summary_fields(result) -> dict[str, Any]:
-    from .systems import flagged
+    from comparator.analysis.systems import flagged
 
     c = result.corpus
     return {"a_sentences": len(result.a_sentences), "b_sentences": len(result.b_sentences),
@@ -209,8 +209,8 @@ def summary_fields(result) -> dict[str, Any]:
 def score_task(task: dict[str, Any], settings: dict[str, Any], encoder) -> dict[str, Any]:
     """Score one pair given as bytes: the same call for the local engine and a Ray worker.
     Never raises: a failure is returned as `error` (one line)."""
-    from .documents import decode
-    from .engine import compare
+    from comparator.core.documents import decode
+    from comparator.core.pipeline import compare
 
     start = time.perf_counter()
     out: dict[str, Any] = {"name": task["name"], "ok": False, "json": None, "summary": None, "error": None}
@@ -372,7 +372,7 @@ def run_batch(items: list[Item], outdir: str, settings: dict[str, Any], engine: 
 
 
 def _run_local(tasks: Iterable, settings: dict[str, Any], collect, **_) -> None:
-    from .encoder import get_encoder
+    from comparator.core.embed.encoder import get_encoder
 
     encoder = get_encoder(settings["model"], settings["backend"])  # once; a bad model is a usage error
     for pos, it, key, task in tasks:
@@ -403,7 +403,7 @@ def _is_loopback(address: str) -> bool:
 
 
 def _package_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def start_ray(address: str | None, workers: int | None):
@@ -449,7 +449,7 @@ def _scorer_class(ray):
         """One per worker: the model is loaded once, in the constructor, and used for every pair."""
 
         def __init__(self, settings: dict[str, Any]):
-            from comparator.encoder import get_encoder
+            from comparator.core.embed.encoder import get_encoder
 
             self.settings = settings
             self.error = None

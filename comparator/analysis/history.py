@@ -24,8 +24,8 @@ import zlib
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import InputError
-from .result import Comparison
+from comparator.core.errors import InputError
+from comparator.core.result import Comparison
 
 ENV = "MT_COMPARATOR_HISTORY"
 KINDS = ("score", "compare", "batch")
@@ -140,7 +140,7 @@ class History:
             settings = result.get("settings") or {}
             names = [settings.get("b_name") or ""]
             corpus = dict(result.get("corpus") or {})
-            from .systems import flagged
+            from comparator.analysis.systems import flagged
 
             corpus["flagged"] = flagged(Comparison.from_dict(result))
             ref_name = settings.get("a_name")
@@ -293,7 +293,7 @@ def diff_results(old: Comparison, new: Comparison, old_label: str = "old", new_l
     """Sentence by sentence over the reference: the pair each reference sentence belongs to in both runs,
     its flag and chrF in each, and whether it got better, worse, mixed (one better, one worse) or stayed the
     same; plus the corpus scores of both and their deltas. Both must be of the same reference text."""
-    from .systems import flagged
+    from comparator.analysis.systems import flagged
 
     if old.a_sentences != new.a_sentences:
         raise InputError(f"{old_label} and {new_label} are not of the same reference text "

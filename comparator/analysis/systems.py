@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
-from . import __version__
-from .documents import Document, normalise, read_text
-from .errors import InputError
-from .result import Comparison, json_object
+from comparator import __version__
+from comparator.core.documents import Document, normalise, read_text
+from comparator.core.errors import InputError
+from comparator.core.result import Comparison, json_object
 
 # A pair is "flagged" when its flag is at least this: the point where the dashboard's badge turns red.
 # Sentences found in only one rendering have flag 1.0 and so always count; furniture never does.
@@ -149,7 +149,7 @@ def compare_systems(
 ) -> SystemsComparison:
     """Score every system against the reference with the engine, then rank them with paired bootstrap
     resampling over the shared reference segments, the first system as the baseline."""
-    from .engine import compare
+    from comparator.core.pipeline import compare
 
     if not systems:
         raise InputError("give at least one system to compare")
@@ -262,7 +262,7 @@ def _segment_hypotheses(result: Comparison, groups: list[list[int]]) -> tuple[li
 
 
 def _segments(first, groups, refs, results, per_system) -> list[Segment]:
-    from . import metrics
+    from comparator.core import metrics
 
     out = []
     for g, members in enumerate(groups):

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from .errors import InputError
+from comparator.core.errors import InputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -157,9 +157,9 @@ class _Bar:
 
 
 def _run_score(args) -> int:
-    from . import report
-    from .documents import read_path
-    from .engine import compare
+    from comparator.render import report
+    from comparator.core.documents import read_path
+    from comparator.core.pipeline import compare
 
     doc_a, doc_b = read_path(args.a), read_path(args.b)
     show = args.progress
@@ -172,7 +172,7 @@ def _run_score(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     _write(report.FORMATS[args.format](result), args.output)
     if args.save:
-        from .history import inputs_of
+        from comparator.analysis.history import inputs_of
 
         _save(args, "score", result.to_dict(), inputs_of(("reference", doc_a), ("rendering", doc_b)))
     return 0
@@ -191,7 +191,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _save(args, kind: str, result: dict, inputs: list, **kw) -> int:
-    from .history import History
+    from comparator.analysis.history import History
 
     with History(args.history) as h:
         run_id, new = h.save(kind, result, inputs, **kw)
@@ -207,9 +207,9 @@ def _show_progress(args, size: int) -> bool:
 
 
 def _run_compare(args) -> int:
-    from .documents import read_path
-    from .history import inputs_of
-    from .systems import FORMATS, compare_systems, default_name
+    from comparator.core.documents import read_path
+    from comparator.analysis.history import inputs_of
+    from comparator.analysis.systems import FORMATS, compare_systems, default_name
 
     if len(args.systems) < 2:
         raise InputError("compare needs at least two systems (for one, use: score REFERENCE SYSTEM)")
@@ -240,7 +240,7 @@ def _run_batch(args) -> int:
     import json
     import uuid
 
-    from .batch import EXIT_SOME_FAILED, engine_settings, read_manifest, run_batch
+    from comparator.analysis.batch import EXIT_SOME_FAILED, engine_settings, read_manifest, run_batch
 
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1")
@@ -253,7 +253,7 @@ def _run_batch(args) -> int:
     history = None
     batch_id = uuid.uuid4().hex[:12]
     if args.save:
-        from .history import History
+        from comparator.analysis.history import History
 
         history = History(args.history)
     saved = []
@@ -292,7 +292,7 @@ def _run_batch(args) -> int:
 def _run_history(args) -> int:
     import json
 
-    from . import history as hist
+    from comparator.analysis import history as hist
 
     action = args.action or "list"
     with hist.History(getattr(args, "history", None) or args.history_top, create=False) as h:
@@ -327,8 +327,8 @@ def _run_history(args) -> int:
 
 
 def _show_text(run: dict) -> str:
-    from . import history as hist
-    from .result import Comparison
+    from comparator.analysis import history as hist
+    from comparator.core.result import Comparison
 
     lines = [f"run {run['id']}: {run['kind']} from {run['source']}, {run['created']}"
              + (f", label {run['label']}" if run.get("label") else "")
@@ -338,7 +338,7 @@ def _show_text(run: dict) -> str:
     for entry in run.get("inputs") or []:
         lines.append(f"{entry.get('role')}: {entry.get('name')}  sha256 {entry.get('sha256') or '–'}")
     if run["kind"] == "compare":
-        from .systems import SystemsComparison, to_text
+        from comparator.analysis.systems import SystemsComparison, to_text
 
         lines.append("")
         lines.append(to_text(SystemsComparison.from_dict(run["result"])).rstrip())
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.version:
-            from . import __version__
+            from comparator import __version__
 
             print(__version__)
             return 0

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from .errors import InputError
+from comparator.core.errors import InputError
 
 # Inputs larger than this are refused with a message rather than a long hang.
 MAX_BYTES = 20 * 1024 * 1024

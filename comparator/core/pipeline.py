@@ -5,12 +5,14 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__, align, metrics, phrasing
-from .documents import Document, normalise, read_path, read_text
-from .encoder import DEFAULT_MODEL, Encoder, get_encoder
-from .errors import InputError
-from .result import Comparison, Pair
-from .segment import MODES, Unit, aligned_lines, segment
+from comparator import __version__
+from comparator.core import align, metrics
+from comparator.core.marks import phrasing
+from comparator.core.documents import Document, normalise, read_path, read_text
+from comparator.core.embed.encoder import DEFAULT_MODEL, Encoder, get_encoder
+from comparator.core.errors import InputError
+from comparator.core.result import Comparison, Pair
+from comparator.core.segment import MODES, Unit, aligned_lines, segment
 
 # progress(stage, done, total)
 ProgressFn = Callable[[str, int, int], None]

@@ -12,7 +12,7 @@ SCHEMA_VERSION = 1
 
 def json_object(text: str, key: str, what: str) -> dict[str, Any]:
     """A JSON object that has `key`, or an InputError saying what the text is not."""
-    from .errors import InputError
+    from comparator.core.errors import InputError
 
     try:
         data = json.loads(text)
@@ -67,7 +67,7 @@ class Comparison:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Comparison":
-        from .errors import InputError
+        from comparator.core.errors import InputError
 
         try:
             pairs = [Pair(**{k: v for k, v in p.items() if k in Pair.__dataclass_fields__}) for p in data["pairs"]]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import furniture
-from .documents import clean_display, normalise, normalise_newlines
+from comparator.core import furniture
+from comparator.core.documents import clean_display, normalise, normalise_newlines
 
 # A unit longer than this is cut at spaces: a 2 MB line with no punctuation becomes readable rows.
 MAX_UNIT_CHARS = 1000

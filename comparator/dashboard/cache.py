@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import encoder
-from .documents import Document, decode
+from comparator.core.embed import encoder
+from comparator.core.documents import Document, decode
 
 
 @st.cache_resource(show_spinner="Loading the sentence model (once per server)…")

@@ -1,6 +1,6 @@
 """The dashboard's *Saved runs* page (pages/2_Saved_runs.py) and the *Save to the run history* buttons.
 
-Lists the runs saved in the history database (comparator.history), reopens one (in the main view for a
+Lists the runs saved in the history database (comparator.analysis.history), reopens one (in the main view for a
 score or batch run, in *Several systems* for a compare run) and compares two runs of the same reference
 sentence by sentence. Render functions take the `st` module; the tables come from the pure helpers at
 the top, which never import streamlit.
@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from . import history as hist
-from . import views
-from .errors import InputError
+from comparator.analysis import history as hist
+from comparator.dashboard import views
+from comparator.core.errors import InputError
 
 MAIN_PAGE = "app.py"
 SYSTEMS_PAGE = "pages/1_Several_systems.py"

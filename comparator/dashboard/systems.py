@@ -4,7 +4,7 @@ reference sentence where they disagree most.
 
 Render functions take the `st` module and the page's cached callables; the frames and HTML they show
 come from the pure helpers at the top, which never import streamlit. Scores come from
-comparator.systems and are never recomputed here. User text in HTML always goes through html.escape.
+comparator.analysis.systems and are never recomputed here. User text in HTML always goes through html.escape.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from . import views
-from .report import highlight_html
-from .systems import SIGNIFICANCE_LEVEL, SystemsComparison
+from comparator.dashboard import views
+from comparator.render.report import highlight_html
+from comparator.analysis.systems import SIGNIFICANCE_LEVEL, SystemsComparison
 
 SAMPLE = ("examples/reference.txt", ("examples/machine.txt", "examples/machine2.txt"))
 
@@ -136,10 +136,10 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
            save: Callable | None, root) -> None:
     """The whole page. `score_systems(ref_doc, docs, names, mode, model, n_samples)` returns a
     SystemsComparison (cached by the page); `save(kind, result_dict, label)` stores a run."""
-    from .encoder import DEFAULT_MODEL, HASH_MODEL
-    from .errors import InputError
-    from .segment import MODES
-    from .systems import default_name, unique_names
+    from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL
+    from comparator.core.errors import InputError
+    from comparator.core.segment import MODES
+    from comparator.analysis.systems import default_name, unique_names
 
     for k, v in {"sys_mode": "text", "sys_model": DEFAULT_MODEL, "sys_bootstrap": 1000}.items():
         st.session_state.setdefault(k, v)
@@ -216,7 +216,7 @@ def show(st, sc: SystemsComparison, save: Callable | None = None) -> None:
     row = st.container(horizontal=True)
     row.download_button("JSON (as the CLI writes it)", sc.to_json(), "systems.json", "application/json",
                         key="sys_dl_json", on_click="ignore")
-    from .systems import to_html
+    from comparator.analysis.systems import to_html
 
     row.download_button("HTML report", to_html(sc), "systems.html", "text/html", key="sys_dl_html", on_click="ignore")
     if save is not None:

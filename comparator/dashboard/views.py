@@ -13,8 +13,8 @@ from difflib import SequenceMatcher
 
 import pandas as pd
 
-from .report import SPAN_COLOURS, highlight_html
-from .result import Comparison
+from comparator.render.report import SPAN_COLOURS, highlight_html
+from comparator.core.result import Comparison
 
 # Per-pair scores, in the order the dashboard shows them. TER only exists when the engine computed it.
 SCORES = ("flag", "cosine", "chrf", "bleu", "ter")

@@ -9,7 +9,7 @@ import html
 import io
 import json
 
-from .result import Comparison
+from comparator.core.result import Comparison
 
 COLUMNS = ["pair", "type", "a", "b", "a_text", "b_text", "cosine", "bleu", "chrf", "ter", "flag", "confidence",
            "furniture", "a_spans", "b_spans"]

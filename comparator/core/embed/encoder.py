@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from comparator.core.errors import InputError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 HASH_MODEL = "hash"
-log = logging.getLogger("comparator.encoder")
+log = logging.getLogger("comparator.core.embed.encoder")
 
 Progress = Callable[[int, int], None]
 

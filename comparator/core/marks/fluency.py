@@ -33,7 +33,7 @@ from importlib import resources
 
 import numpy as np
 
-log = logging.getLogger("comparator.fluency")
+log = logging.getLogger("comparator.core.marks.fluency")
 
 ENGLISH_MARKERS = frozenset(
     "the and to that with for it be by this are from at have has not or but which were been their its they "

@@ -86,7 +86,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import fluency
+from comparator.core.marks import fluency
 
 SPAN_KINDS = (
     "omission", "addition", "substitution", "reorder", "number", "name",

@@ -1,0 +1,1 @@
+"""The pipeline: read -> segment -> embed -> align -> score -> mark. Imports no streamlit, pandas or argparse."""

@@ -1,0 +1,1 @@
+"""Sentence and token encoders, and the vector store."""

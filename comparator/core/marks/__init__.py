@@ -1,0 +1,1 @@
+"""Spans, their evidence, and the pair's flag."""

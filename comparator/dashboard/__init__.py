@@ -1,0 +1,1 @@
+"""Everything that imports streamlit: the model cache, the views' DataFrames, the page bodies."""

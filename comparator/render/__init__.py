@@ -1,0 +1,1 @@
+"""Renderers of a result: CSV / TSV / JSON / HTML."""
