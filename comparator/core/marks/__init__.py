@@ -1,1 +1,20 @@
-"""Spans, their evidence, and the pair's flag."""
+"""Spans, their error probabilities, and the pair's flag.
+
+A span is `[start, end, kind, p]`: character offsets into its side's text, the kind of difference, and p in
+[0, 1], the probability that a careful reviewer would mark those characters as a translation error. Spans
+with p >= MARK_THRESHOLD are *marks*; the others are *changes*. Older results carry three-element spans
+`[start, end, kind]`: their p is unknown (None), and they count as changes.
+"""
+from __future__ import annotations
+
+MARK_THRESHOLD = 0.5
+
+
+def span_p(span) -> float | None:
+    """The span's error probability, or None for a three-element span of an older result."""
+    return float(span[3]) if len(span) > 3 and span[3] is not None else None
+
+
+def is_mark(span) -> bool:
+    p = span_p(span)
+    return p is not None and p >= MARK_THRESHOLD
