@@ -453,9 +453,11 @@ def compare_kwargs(enc, params, windows: str | None) -> dict:
 
     from comparator.core import pipeline as engine
 
-    accepted = inspect.signature(engine.compare).parameters
-    kw = {"encoder": enc, "params": params}
-    if windows and "windows" in accepted:
+    from comparator.core.settings import Settings
+
+    accepted = set(inspect.signature(engine.compare).parameters) | set(Settings.__dataclass_fields__)
+    kw = {"encoder": enc, "align": params}
+    if windows:
         kw["windows"] = windows
     return {k: v for k, v in kw.items() if k in accepted}
 
