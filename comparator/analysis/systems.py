@@ -31,12 +31,14 @@ from typing import Any, Callable
 from comparator import __version__
 from comparator.core.documents import Document, normalise, read_text
 from comparator.core.errors import InputError
+from comparator.core.metrics import CORPUS
+from comparator.core.marks import FLAG_THRESHOLD  # noqa: F401  (re-exported)
+from comparator.render.cells import spreadsheet_safe
 from comparator.core.result import Comparison, json_object
 from comparator.core.settings import Settings
 
 # A pair is "flagged" when its flag is at least this: the point where the dashboard's badge turns red.
 # Sentences found in only one rendering have flag 1.0 and so always count; furniture never does.
-FLAG_THRESHOLD = 0.5
 DEFAULT_SAMPLES = 1000
 # sacrebleu's paired tests read their seed from this variable (default 12345): results are reproducible.
 SEED_ENV = "SACREBLEU_SEED"
@@ -279,9 +281,11 @@ def _segments(first, groups, refs, results, per_system) -> list[Segment]:
 
 @lru_cache(maxsize=None)
 def _test_metrics():
-    from sacrebleu.metrics import BLEU, CHRF
+    import sacrebleu.metrics as sm
 
-    return {"bleu": BLEU(), "chrf": CHRF()}
+    from comparator.core.metrics import CORPUS, METRICS
+
+    return {name: getattr(sm, METRICS[name].sacrebleu)() for name in CORPUS}
 
 
 def _seed() -> str:
@@ -295,12 +299,14 @@ def paired_bootstrap(names: list[str], hypotheses: list[list[str]], references: 
     baseline (the first) the p-value of its difference from the baseline."""
     from sacrebleu.significance import PairedTest
 
+    from comparator.core.metrics import METRICS
+
     m = _test_metrics()
-    metrics = {"BLEU": m["bleu"], "chrF": m["chrf"]}
-    test = PairedTest(list(zip(names, hypotheses)), metrics, [references], test_type="bs", n_samples=n_samples,
-                      n_jobs=1)
+    labels = {name: METRICS[name].label for name in m}
+    test = PairedTest(list(zip(names, hypotheses)), {labels[n]: scorer for n, scorer in m.items()}, [references],
+                      test_type="bs", n_samples=n_samples, n_jobs=1)
     signatures, scores = test()
-    keys = {"bleu": next(k for k in scores if k.startswith("BLEU")), "chrf": next(k for k in scores if k.startswith("chrF"))}
+    keys = {name: next(k for k in scores if k.startswith(labels[name])) for name in m}
     systems = []
     for pos, name in enumerate(names):
         # sacrebleu counts resampled differences strictly above the observed one, so a system identical to
@@ -320,8 +326,7 @@ def paired_bootstrap(names: list[str], hypotheses: list[list[str]], references: 
         "baseline": names[0],
         "segments": len(references),
         "level": SIGNIFICANCE_LEVEL,
-        "bleu_signature": str(signatures[keys["bleu"]]),
-        "chrf_signature": str(signatures[keys["chrf"]]),
+        **{f"{name}_signature": str(signatures[key]) for name, key in keys.items()},
         "systems": systems,
     }
 
@@ -337,7 +342,7 @@ def _table(names, results, significance, threshold) -> list[dict[str, Any]]:
         s = sig.get(name, {})
         counts = r.counts()
         row: dict[str, Any] = {"system": name, "rank": 0}
-        for metric in ("bleu", "chrf"):
+        for metric in CORPUS:
             m = s.get(metric) or {}
             row[metric] = m.get("score")
             row[f"{metric}_mean"] = m.get("mean")
@@ -372,9 +377,7 @@ TABLE_COLUMNS = ["rank", "system", "bleu", "bleu_ci", "bleu_p", "chrf", "chrf_ci
 def _cell(v):
     if v is None:
         return ""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v  # a formula to spreadsheet programs otherwise
-    return v
+    return spreadsheet_safe(v)
 
 
 def to_delimited(sc: SystemsComparison, delimiter: str = ",") -> str:

@@ -13,7 +13,8 @@ import os
 import sys
 import time
 
-from comparator.core.errors import InputError
+from comparator.core.errors import InputError, first_line
+from comparator.core.marks import FLAG_THRESHOLD
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,8 +84,8 @@ def _add_compare(sub) -> None:
     c.add_argument("-o", "--output", help="write here instead of stdout")
     c.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="paired bootstrap resamples (default 1000; seed from SACREBLEU_SEED, default 12345)")
-    c.add_argument("--flag-threshold", type=float, default=0.5, metavar="F",
-                   help="a pair counts as flagged when its flag is at least this (default 0.5)")
+    c.add_argument("--flag-threshold", type=float, default=FLAG_THRESHOLD, metavar="F",
+                   help=f"a pair counts as flagged when its flag is at least this (default {FLAG_THRESHOLD})")
     _engine_options(c)
     _history_options(c)
 
@@ -369,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                              "batch MANIFEST or history (see --help)")
         return commands[args.command](args)
     except InputError as exc:
-        print(f"error: {str(exc).splitlines()[0] if str(exc) else 'bad input'}", file=sys.stderr)
+        print(f"error: {first_line(exc, 'bad input')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -384,6 +385,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure: still one line unless asked for more
         if debug:
             raise
-        print(f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+        print(f"error: internal error: {type(exc).__name__}: {first_line(exc)}",
               file=sys.stderr)
         return 1

@@ -9,9 +9,13 @@ import html
 import io
 import json
 
-from comparator.core.result import Comparison
+from comparator.core.metrics import METRICS
+from comparator.core.result import Comparison, Pair
+from comparator.render.cells import spreadsheet_safe
 
-COLUMNS = ["pair", "type", "a", "b", "a_text", "b_text", "cosine", "bleu", "chrf", "ter", "flag", "confidence",
+# the registry's metrics in the order a pair's JSON has them
+PAIR_METRICS = [f for f in Pair.__dataclass_fields__ if f in METRICS]
+COLUMNS = ["pair", "type", "a", "b", "a_text", "b_text", *PAIR_METRICS, "flag", "confidence",
            "furniture", "a_spans", "b_spans"]
 
 SPAN_COLOURS = {
@@ -26,7 +30,7 @@ def rows(result: Comparison) -> list[dict]:
     for n, p in enumerate(result.pairs):
         out.append({
             "pair": n, "type": p.type, "a": " ".join(map(str, p.a)), "b": " ".join(map(str, p.b)),
-            "a_text": p.a_text, "b_text": p.b_text, "cosine": p.cosine, "bleu": p.bleu, "chrf": p.chrf, "ter": p.ter,
+            "a_text": p.a_text, "b_text": p.b_text, **{m: getattr(p, m) for m in PAIR_METRICS},
             "flag": p.flag, "confidence": p.confidence, "furniture": p.furniture,
             "a_spans": json.dumps(p.a_spans, ensure_ascii=False), "b_spans": json.dumps(p.b_spans, ensure_ascii=False),
         })
@@ -34,10 +38,7 @@ def rows(result: Comparison) -> list[dict]:
 
 
 def _safe_cell(value):
-    # a cell starting with = + - @ is a formula to spreadsheet programs; user text must stay text
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
+    return "" if value is None else spreadsheet_safe(value)
 
 
 def to_delimited(result: Comparison, delimiter: str = ",") -> str:
