@@ -213,7 +213,8 @@ def _show_progress(args, size: int) -> bool:
 def _run_compare(args) -> int:
     from comparator.core.documents import read_path
     from comparator.analysis.history import inputs_of
-    from comparator.analysis.systems import FORMATS, compare_systems, default_name
+    from comparator.analysis.systems import compare_systems, default_name
+    from comparator.render.systems import FORMATS
 
     if len(args.systems) < 2:
         raise InputError("compare needs at least two systems (for one, use: score REFERENCE SYSTEM)")
@@ -341,7 +342,8 @@ def _show_text(run: dict) -> str:
     for entry in run.get("inputs") or []:
         lines.append(f"{entry.get('role')}: {entry.get('name')}  sha256 {entry.get('sha256') or '–'}")
     if run["kind"] == "compare":
-        from comparator.analysis.systems import SystemsComparison, to_text
+        from comparator.analysis.systems import SystemsComparison
+        from comparator.render.systems import to_text
 
         lines.append("")
         lines.append(to_text(SystemsComparison.from_dict(run["result"])).rstrip())

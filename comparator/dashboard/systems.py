@@ -216,7 +216,7 @@ def show(st, sc: SystemsComparison, save: Callable | None = None) -> None:
     row = st.container(horizontal=True)
     row.download_button("JSON (as the CLI writes it)", sc.to_json(), "systems.json", "application/json",
                         key="sys_dl_json", on_click="ignore")
-    from comparator.analysis.systems import to_html
+    from comparator.render.systems import to_html
 
     row.download_button("HTML report", to_html(sc), "systems.html", "text/html", key="sys_dl_html", on_click="ignore")
     if save is not None:
