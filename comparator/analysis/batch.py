@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from comparator import __version__
-from comparator.core.documents import MAX_BYTES, read_path
+from comparator.core import paths
+from comparator.core.documents import read_bytes, read_path
 from comparator.core.errors import InputError, first_line
 from comparator.core.metrics import CORPUS
 from comparator.core.settings import Settings
@@ -224,21 +225,18 @@ def score_task(task: dict[str, Any], settings: Settings, encoder) -> dict[str, A
 
 # ---- the run -----------------------------------------------------------------------------------------
 
-def _read_bytes(path: str, shown: str) -> bytes:
-    if not path or not os.path.exists(path):
-        raise InputError(f"{shown}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{shown}: is a directory, not a file")
-    try:
-        if os.path.getsize(path) > MAX_BYTES:
-            raise InputError(f"{shown}: {os.path.getsize(path) / 1e6:.1f} MB is over the "
-                             f"{MAX_BYTES // (1024 * 1024)} MB limit")
-        with open(path, "rb") as fh:
-            return fh.read()
-    except PermissionError:
-        raise InputError(f"{shown}: permission denied") from None
-    except OSError as exc:
-        raise InputError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+def output_paths(items: list[Item], outdir: str) -> list[str]:
+    """Every path a batch writes: the folder, its summary and state, and each pair's result."""
+    pairs_dir = os.path.join(outdir, PAIRS_DIR)
+    return [outdir, pairs_dir, os.path.join(outdir, "summary.tsv"), os.path.join(outdir, "summary.json"),
+            os.path.join(outdir, STATE_FILE), *(os.path.join(pairs_dir, it.file) for it in items if it.file)]
+
+
+def check_outputs(items: list[Item], outdir: str, inputs: Iterable[str] = (), protected: Iterable[str] = ()) -> None:
+    """Refuse, before anything is written, a batch that would write over one of its inputs (the pairs' files,
+    `inputs` such as the manifest) or a `protected` file (the run history)."""
+    ins = [p for it in items if not it.error for p in (it.a_path, it.b_path)]
+    paths.check_outputs(output_paths(items, outdir), [*ins, *inputs], protected)
 
 
 def _load_state(path: str) -> dict[str, dict]:
@@ -250,11 +248,26 @@ def _load_state(path: str) -> dict[str, dict]:
                     entry = json.loads(line)
                 except ValueError:
                     continue  # a line cut short by an interrupted run
-                if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+                if (isinstance(entry, dict) and isinstance(entry.get("file"), str)
+                        and isinstance(entry.get("summary", {}), dict)):
                     state[entry["file"]] = entry
     except OSError:
         pass
     return state
+
+
+def _readable_result(path: str) -> bool:
+    """A finished pair's result that still reads back as one (a damaged or hand-edited one is scored again)."""
+    from comparator.core.documents import decode
+    from comparator.core.result import Comparison
+
+    if not os.path.isfile(path):
+        return False
+    try:
+        Comparison.from_json(decode(read_bytes(path), path).text)
+    except InputError:
+        return False
+    return True
 
 
 def _write_atomic(path: str, text: str) -> None:
@@ -266,14 +279,16 @@ def _write_atomic(path: str, text: str) -> None:
 
 def run_batch(items: list[Item], outdir: str, settings: Settings, engine: str = "local",
               ray_address: str | None = None, workers: int | None = None, force: bool = False,
-              progress: ProgressFn | None = None, on_result: Callable[[dict, str | None], None] | None = None
-              ) -> BatchReport:
+              progress: ProgressFn | None = None, on_result: Callable[[dict, str | None], None] | None = None,
+              inputs: Iterable[str] = (), protected: Iterable[str] = ()) -> BatchReport:
     """Score every pair not already done; write results, state and summary; return the summary rows.
 
     `on_result(row, json_text)` is called for every pair as it finishes (json_text None when it failed,
-    or when skipped: then the result is on disk)."""
+    or when skipped: then the result is on disk). Nothing is written when an output would be one of the
+    pairs' files, one of `inputs` (the manifest) or one of `protected` (an InputError says which)."""
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    check_outputs(items, outdir, inputs, protected)
     start = time.perf_counter()
     pairs_dir = os.path.join(outdir, PAIRS_DIR)
     try:
@@ -311,7 +326,7 @@ def run_batch(items: list[Item], outdir: str, settings: Settings, engine: str = 
             finish(pos, {**row, "status": "failed", "error": it.error, "result": None}, None)
             continue
         try:
-            a, b = _read_bytes(it.a_path, it.a), _read_bytes(it.b_path, it.b)
+            a, b = read_bytes(it.a_path, it.a), read_bytes(it.b_path, it.b)
         except InputError as exc:
             finish(pos, {**row, "status": "failed", "error": first_line(exc), "result": None}, None)
             continue
@@ -319,7 +334,7 @@ def run_batch(items: list[Item], outdir: str, settings: Settings, engine: str = 
         hashes[pos] = {"a_sha256": hashlib.sha256(a).hexdigest(), "b_sha256": hashlib.sha256(b).hexdigest()}
         del a, b
         prev = state.get(it.file)
-        if not force and prev and prev.get("key") == key and os.path.exists(os.path.join(pairs_dir, it.file)):
+        if not force and prev and prev.get("key") == key and _readable_result(os.path.join(pairs_dir, it.file)):
             finish(pos, {**base_row(it, pos), **{k: prev.get("summary", {}).get(k) for k in SUMMARY_FIELDS[4:11]},
                          "status": "skipped", "seconds": 0.0}, None)
             continue
@@ -329,7 +344,7 @@ def run_batch(items: list[Item], outdir: str, settings: Settings, engine: str = 
         # files are read again here, one pair at a time, so that a large batch never holds all its inputs
         for pos, it, key in todo:
             try:
-                a, b = _read_bytes(it.a_path, it.a), _read_bytes(it.b_path, it.b)
+                a, b = read_bytes(it.a_path, it.a), read_bytes(it.b_path, it.b)
             except InputError as exc:
                 yield pos, it, key, {"error": first_line(exc)}
                 continue

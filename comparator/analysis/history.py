@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import sys
 import zlib
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from comparator.core.errors import InputError
+from comparator.core.errors import InputError, first_line
 from comparator.core.metrics import CORPUS
 from comparator.core.result import Comparison
 
@@ -88,21 +90,57 @@ class History:
         self.path = resolve_path(path)
         if not create and not os.path.exists(self.path):
             raise InputError(f"{self.path}: no history yet (save a run with --save)")
+        if os.path.isdir(self.path):
+            raise InputError(f"{self.path}: is a folder, not a run history (give the history file with --history)")
+        self.db = None
         try:
             if create:
                 os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30)
             self.db.row_factory = sqlite3.Row
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA:
-                raise InputError(f"{self.path}: made by a newer version of this tool (schema {version})")
-            self.db.executescript(_DDL)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA}")
-            self.db.commit()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"{self.path}: not a history database ({exc})") from None
+            with self._guard():
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA:
+                    raise InputError(f"{self.path}: made by a newer version of this tool (schema {version})")
+                tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if tables and "runs" not in tables:
+                    # someone else's database: adding our tables to it would change their data
+                    raise InputError(f"{self.path}: an SQLite database but not a run history (it holds "
+                                     f"{', '.join(sorted(tables)[:3])}); nothing was changed; give another --history")
+                self.db.executescript(_DDL)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA}")
+                self.db.commit()
+        except InputError:
+            self.close()
+            raise
         except OSError as exc:
-            raise InputError(f"{self.path}: cannot open ({exc.strerror or exc})") from None
+            self.close()
+            raise InputError(f"{self.path}: cannot open the run history ({exc.strerror or exc})") from None
+
+    @contextmanager
+    def _guard(self):
+        """sqlite3 errors as one line that names the file. The history is the user's data: it is never
+        moved or deleted here, however damaged; the message says how to recover."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise self._refusal(exc) from None
+
+    def _refusal(self, exc: sqlite3.DatabaseError) -> InputError:
+        code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+        reason = first_line(exc, type(exc).__name__, limit=120)
+        if code in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
+            return InputError(f"{self.path}: the run history is busy ({reason}); another run is using it, try again")
+        if code == 8:  # SQLITE_READONLY
+            return InputError(f"{self.path}: the run history is read-only ({reason}); nothing was saved")
+        if code == 13:  # SQLITE_FULL
+            return InputError(f"{self.path}: the disk is full ({reason}); nothing was saved")
+        if code == 14:  # SQLITE_CANTOPEN
+            return InputError(f"{self.path}: cannot open the run history ({reason})")
+        return InputError(f"{self.path}: not a history database, or a damaged one ({reason}); it was left as it "
+                          f"is. To recover: restore it from a backup, or save its runs with sqlite3 {self.path} "
+                          f".recover | sqlite3 recovered.sqlite and use --history recovered.sqlite; or move it away "
+                          f"to start a new history")
 
     def __enter__(self) -> "History":
         return self
@@ -111,7 +149,12 @@ class History:
         self.close()
 
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            try:
+                self.db.close()
+            except sqlite3.Error:  # closing a damaged database must not hide why it failed
+                pass
+            self.db = None
 
     # ---- saving --------------------------------------------------------------------------------------
 
@@ -125,11 +168,10 @@ class History:
             raise InputError(f"unknown run kind {kind!r}")
         text = json.dumps(result, ensure_ascii=False, indent=1)
         digest = text_sha256(text)
-        row = self.db.execute("SELECT id FROM runs WHERE result_sha256 = ? AND kind = ? AND "
-                              "COALESCE(label, '') = COALESCE(?, '')", (digest, kind, label)).fetchone()
-        if row:
-            return int(row["id"]), False
         if kind == "compare":
+            from comparator.analysis.systems import SystemsComparison
+
+            SystemsComparison.from_dict(result)  # what is saved is what a reader can open
             systems = result.get("systems") or []
             a_sentences = systems[0]["a_sentences"] if systems else []
             names = [s.get("name", "") for s in systems]
@@ -145,14 +187,19 @@ class History:
 
             corpus["flagged"] = flagged(Comparison.from_dict(result))
             ref_name = settings.get("a_name")
-        with self.db:
-            cur = self.db.execute(
-                "INSERT INTO runs (created, kind, source, label, batch, reference_name, reference_key, names, "
-                "inputs, settings, corpus, result_sha256, result) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (datetime.now(timezone.utc).isoformat(timespec="seconds"), kind, source, label, batch, ref_name,
-                 reference_key(a_sentences), json.dumps(names, ensure_ascii=False),
-                 json.dumps(inputs or [], ensure_ascii=False), json.dumps(settings, ensure_ascii=False),
-                 json.dumps(corpus, ensure_ascii=False), digest, zlib.compress(text.encode("utf-8"), 6)))
+        with self._guard():
+            row = self.db.execute("SELECT id FROM runs WHERE result_sha256 = ? AND kind = ? AND "
+                                  "COALESCE(label, '') = COALESCE(?, '')", (digest, kind, label)).fetchone()
+            if row:
+                return int(row["id"]), False
+            with self.db:
+                cur = self.db.execute(
+                    "INSERT INTO runs (created, kind, source, label, batch, reference_name, reference_key, names, "
+                    "inputs, settings, corpus, result_sha256, result) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (datetime.now(timezone.utc).isoformat(timespec="seconds"), kind, source, label, batch, ref_name,
+                     reference_key(a_sentences), json.dumps(names, ensure_ascii=False),
+                     json.dumps(inputs or [], ensure_ascii=False), json.dumps(settings, ensure_ascii=False),
+                     json.dumps(corpus, ensure_ascii=False), digest, zlib.compress(text.encode("utf-8"), 6)))
         return int(cur.lastrowid), True
 
     # ---- reading -------------------------------------------------------------------------------------
@@ -169,26 +216,42 @@ class History:
         if limit:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return [_meta(r) for r in self.db.execute(sql, args).fetchall()]
+        with self._guard():
+            return [_meta(r) for r in self.db.execute(sql, args).fetchall()]
 
-    def get(self, run_id: int) -> dict[str, Any]:
-        """One run with its metadata and its `result` (the dict the command wrote)."""
-        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+    def _row(self, run_id: int, columns: str = "*") -> sqlite3.Row:
+        with self._guard():
+            row = self.db.execute(f"SELECT {columns} FROM runs WHERE id = ?", (int(run_id),)).fetchone()
         if row is None:
             raise InputError(f"no run {run_id} in {self.path}")
-        out = _meta(row)
+        return row
+
+    def _stored(self, run_id: int, row: sqlite3.Row) -> tuple[str, Any]:
+        """The stored result's text and its parsed, checked form; a damaged one is one InputError line."""
         try:
-            out["result"] = json.loads(zlib.decompress(row["result"]).decode("utf-8"))
-        except (zlib.error, ValueError) as exc:
-            raise InputError(f"run {run_id}: stored result is damaged ({exc})") from None
+            text = zlib.decompress(row["result"]).decode("utf-8")
+            data = json.loads(text)
+        except (zlib.error, TypeError, ValueError, RecursionError) as exc:
+            raise InputError(f"run {run_id} in {self.path}: the stored result is damaged "
+                             f"({first_line(exc, type(exc).__name__, limit=120)})") from None
+        from comparator.core.validate import check_comparison, check_systems
+
+        try:
+            (check_systems if row["kind"] == "compare" else check_comparison)(data)
+        except InputError as exc:
+            raise InputError(f"run {run_id} in {self.path}: the stored result is damaged: {exc}") from None
+        return text, data
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        """One run with its metadata and its `result` (the dict the command wrote, checked)."""
+        row = self._row(run_id)
+        out = _meta(row)
+        out["result"] = self._stored(run_id, row)[1]
         return out
 
     def result_text(self, run_id: int) -> str:
-        """The result JSON exactly as the command wrote it."""
-        row = self.db.execute("SELECT result FROM runs WHERE id = ?", (int(run_id),)).fetchone()
-        if row is None:
-            raise InputError(f"no run {run_id} in {self.path}")
-        return zlib.decompress(row["result"]).decode("utf-8")
+        """The result JSON exactly as the command wrote it (checked, as every result read back is)."""
+        return self._stored(run_id, self._row(run_id, "kind, result"))[0]
 
     def comparison(self, ref: str) -> tuple[Comparison, str]:
         """The Comparison of a run given as `ID` or, for a compare run, `ID:SYSTEM` (no system: the baseline).
@@ -199,30 +262,55 @@ class History:
         run = self.get(int(run_id))
         data = run["result"]
         if run["kind"] == "compare":
-            systems = data.get("systems") or []
-            names = [s.get("name") for s in systems]
-            if not systems:
+            from comparator.analysis.systems import SystemsComparison
+
+            sc = SystemsComparison.from_dict(data)
+            if not sc.systems:
                 raise InputError(f"run {run_id} has no systems")
-            pick = system or names[0]
-            if pick not in names:
-                raise InputError(f"run {run_id} has no system {pick!r} (it has: {', '.join(map(str, names))})")
-            chosen = systems[names.index(pick)]
-            result = Comparison.from_dict({k: v for k, v in chosen.items() if k != "name"})
-            return result, f"run {run_id} ({pick})"
+            pick = system or sc.names[0]
+            if pick not in sc.names:
+                raise InputError(f"run {run_id} has no system {pick!r} (it has: {', '.join(sc.names)})")
+            return sc.systems[sc.names.index(pick)], f"run {run_id} ({pick})"
         if system:
             raise InputError(f"run {run_id} is a {run['kind']} run with one rendering: give just {run_id}")
         return Comparison.from_dict(data), f"run {run_id} ({(run['names'] or [''])[0]})"
 
 
+_META_TYPES = {"names": list, "inputs": list, "settings": dict, "corpus": dict}
+
+
 def _meta(row: sqlite3.Row) -> dict[str, Any]:
     out = {k: row[k] for k in ("id", "created", "kind", "source", "label", "batch", "reference_name",
                                "reference_key")}
-    for k in ("names", "inputs", "settings", "corpus"):
+    for k in ("created", "kind", "source", "label", "batch", "reference_name", "reference_key"):
+        if out[k] is not None and not isinstance(out[k], str):  # a hand-edited row: shown as text
+            out[k] = str(out[k])
+    for k, kind in _META_TYPES.items():
         try:
-            out[k] = json.loads(row[k])
-        except (TypeError, ValueError):
-            out[k] = None
+            value = json.loads(row[k])
+        except (TypeError, ValueError, RecursionError):
+            value = None
+        out[k] = value if isinstance(value, kind) else None
+    # what the listing reads from them: strings in names, objects in inputs, numbers in corpus
+    if out["names"] is not None:
+        out["names"] = [n if isinstance(n, str) else str(n) for n in out["names"]]
+    if out["inputs"] is not None:
+        out["inputs"] = [e for e in out["inputs"] if isinstance(e, dict)]
+    if out["corpus"] is not None and "table" in out["corpus"]:
+        table = out["corpus"]["table"]
+        out["corpus"]["table"] = [t for t in table if isinstance(t, dict)] if isinstance(table, list) else []
     return out
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _num(value: Any) -> float | int | None:
+    """A score as listed: a finite number, else nothing (a hand-edited row may hold anything)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def inputs_of(*docs_roles) -> list[dict[str, Any]]:
@@ -243,15 +331,16 @@ def list_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         settings, corpus = r.get("settings") or {}, r.get("corpus") or {}
         row = {"id": r["id"], "created": r["created"], "kind": r["kind"], "source": r["source"],
                "reference": r.get("reference_name") or "", "renderings": ", ".join(r.get("names") or []),
-               "mode": settings.get("mode"), "model": settings.get("model"),
-               **{m: corpus.get(m) for m in CORPUS}, "mean_cosine": corpus.get("mean_cosine"), "flagged": corpus.get("flagged"),
+               "mode": _text(settings.get("mode")), "model": _text(settings.get("model")),
+               **{m: _num(corpus.get(m)) for m in CORPUS}, "mean_cosine": _num(corpus.get("mean_cosine")),
+               "flagged": _num(corpus.get("flagged")),
                "label": r.get("label") or (f"batch {r['batch']}" if r.get("batch") else "")}
         if r["kind"] == "compare":
             table = corpus.get("table") or []
-            best = min(table, key=lambda t: t.get("rank", 99), default=None)
+            best = min(table, key=lambda t: t["rank"] if isinstance(t.get("rank"), int) else 99, default=None)
             if best:  # the best-ranked system's numbers
-                row.update(**{m: best.get(m) for m in CORPUS}, mean_cosine=best.get("mean_cosine"),
-                           flagged=best.get("flagged"), label=(row["label"] + " " if row["label"] else "")
+                row.update(**{m: _num(best.get(m)) for m in CORPUS}, mean_cosine=_num(best.get("mean_cosine")),
+                           flagged=_num(best.get("flagged")), label=(row["label"] + " " if row["label"] else "")
                            + f"best: {best.get('system')}")
         rows.append(row)
     return rows

@@ -85,18 +85,22 @@ class SystemsComparison:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SystemsComparison":
-        try:
-            systems = data["systems"]
-            names = [str(s["name"]) for s in systems]
-            results = [Comparison.from_dict({k: v for k, v in s.items() if k != "name"}) for s in systems]
-            segments = [Segment(**{k: v for k, v in s.items() if k in Segment.__dataclass_fields__})
-                        for s in data.get("segments") or []]
-            return cls(reference_name=str(data.get("reference_name", "")), names=names, systems=results,
-                       table=list(data.get("table") or []), significance=data.get("significance"),
-                       segments=segments, settings=dict(data.get("settings") or {}),
-                       notes=list(data.get("notes") or []), schema=int(data.get("schema", SCHEMA_VERSION)))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(f"not a systems comparison: missing or bad field ({exc})") from None
+        """A systems comparison read back: checked as Comparison.from_dict checks one (comparator.core.validate)."""
+        from comparator.core.validate import check_systems
+
+        check_systems(data)
+        systems = data["systems"]
+        names = [s["name"] for s in systems]
+        results = [Comparison._build({k: v for k, v in s.items() if k != "name"}) for s in systems]
+        segments = [Segment(**{k: v for k, v in s.items() if k in Segment.__dataclass_fields__})
+                    for s in data.get("segments") or []]
+        for seg in segments:
+            seg.a = [int(i) for i in seg.a]
+            seg.pairs = [[int(i) for i in p] for p in seg.pairs]
+        return cls(reference_name=str(data.get("reference_name", "")), names=names, systems=results,
+                   table=list(data.get("table") or []), significance=data.get("significance"),
+                   segments=segments, settings=dict(data.get("settings") or {}),
+                   notes=list(data.get("notes") or []), schema=int(data.get("schema", SCHEMA_VERSION)))
 
     @classmethod
     def from_json(cls, text: str) -> "SystemsComparison":

@@ -114,6 +114,7 @@ def _add_history(sub) -> None:
                         help="the history database (default: $MT_COMPARATOR_HISTORY, else "
                              "~/.local/share/mt-comparator/history.sqlite)")
     common.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    common.add_argument("-o", "--output", help="write here instead of stdout")
     ls = hs.add_parser("list", parents=[common], help="saved runs, newest first")
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default 50; 0 for all)")
     ls.add_argument("--kind", choices=["score", "compare", "batch"], default=None)
@@ -166,6 +167,7 @@ def _run_score(args) -> int:
     from comparator.core.documents import read_path
     from comparator.core.pipeline import compare
 
+    _check_io(args, [args.a, args.b], [args.output])
     doc_a, doc_b = read_path(args.a), read_path(args.b)
     show = args.progress
     if show is None:
@@ -180,6 +182,20 @@ def _run_score(args) -> int:
 
         _save(args, "score", result.to_dict(), inputs_of(("reference", doc_a), ("rendering", doc_b)))
     return 0
+
+
+def _check_io(args, inputs: list[str], outputs: list[str | None]) -> None:
+    """Before anything is read or written: one standard input at most, and no output (a file, standard
+    output redirected to a file, the run history when saving) that is an input or the run history."""
+    from comparator.analysis.history import resolve_path
+    from comparator.core.paths import STDOUT, check_one_stdin, check_outputs
+
+    check_one_stdin(inputs)
+    outs = [o or STDOUT for o in outputs]
+    history = resolve_path(getattr(args, "history", None) or getattr(args, "history_top", None))
+    check_outputs(outs, inputs, protected=[history])
+    if getattr(args, "save", False):  # the run history is written too
+        check_outputs([history], inputs)
 
 
 def _write(text: str, output: str | None) -> None:
@@ -222,8 +238,7 @@ def _run_compare(args) -> int:
         raise InputError(f"--names gives {len(args.names)} names for {len(args.systems)} systems")
     if args.bootstrap < 1:
         raise InputError("--bootstrap must be at least 1")
-    if sum(1 for p in [args.reference, *args.systems] if p == "-") > 1:
-        raise InputError("only one input can be read from standard input")
+    _check_io(args, [args.reference, *args.systems], [args.output])
     ref = read_path(args.reference)
     docs = [read_path(p) for p in args.systems]
     names = args.names or [default_name(p) for p in args.systems]
@@ -244,7 +259,11 @@ def _run_batch(args) -> int:
     import json
     import uuid
 
-    from comparator.analysis.batch import EXIT_SOME_FAILED, read_manifest, run_batch
+    from comparator.analysis.batch import EXIT_SOME_FAILED, check_outputs, read_manifest, run_batch
+    from comparator.core.documents import decode, read_bytes
+    from comparator.analysis.history import resolve_path
+    from comparator.core.paths import check_outputs as check_paths
+    from comparator.core.result import Comparison
 
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1")
@@ -252,6 +271,11 @@ def _run_batch(args) -> int:
         raise InputError("--workers and --ray-address go with --engine ray")
     items = read_manifest(args.manifest)
     outdir = args.outdir or os.path.splitext(args.manifest.rstrip("/\\"))[0] + "-results"
+    history_path = resolve_path(args.history)
+    protected = [history_path]
+    check_outputs(items, outdir, [args.manifest], protected)
+    if args.save:  # the run history is written too
+        check_paths([history_path], [args.manifest, *(p for it in items for p in (it.a_path, it.b_path))])
     settings = _settings(args)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     history = None
@@ -268,17 +292,18 @@ def _run_batch(args) -> int:
                 sys.stderr.write("\r\033[K")
             print(f"failed: {row['name']}: {row['error']}", file=sys.stderr)
         elif history is not None:
-            if text is None:  # skipped: the result is the one on disk
-                with open(os.path.join(outdir, row["result"]), encoding="utf-8") as fh:
-                    text = fh.read()
+            if text is None:  # skipped: the result is the one on disk (checked by run_batch before skipping)
+                path = os.path.join(outdir, row["result"])
+                text = decode(read_bytes(path), path).text
             inputs = [{"role": "reference", "name": row["a"], "sha256": row.get("a_sha256")},
                       {"role": "rendering", "name": row["b"], "sha256": row.get("b_sha256")}]
+            Comparison.from_json(text)  # one line, not a traceback, should the file have changed since
             saved.append(history.save("batch", json.loads(text), inputs, label=row["name"], batch=batch_id))
 
     try:
         report = run_batch(items, outdir, settings, engine=args.engine, ray_address=args.ray_address,
                            workers=args.workers, force=args.force, progress=_Bar(sys.stderr) if show else None,
-                           on_result=on_result)
+                           on_result=on_result, inputs=[args.manifest], protected=protected)
     finally:
         if history is not None:
             history.close()
@@ -299,6 +324,8 @@ def _run_history(args) -> int:
     from comparator.analysis import history as hist
 
     action = args.action or "list"
+    output = getattr(args, "output", None)
+    _check_io(args, [], [output])
     with hist.History(getattr(args, "history", None) or args.history_top, create=False) as h:
         if action == "list":
             runs = h.runs(limit=getattr(args, "limit", 50) or None, kind=getattr(args, "kind", None))
@@ -326,7 +353,7 @@ def _run_history(args) -> int:
             d = hist.diff_results(old, new, old_label, new_label)
             text = json.dumps(d, ensure_ascii=False, indent=1) + "\n" if args.format == "json" else \
                 hist.diff_text(d, show_all=args.all)
-    _write(text, None)
+    _write(text, output)
     return 0
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
+import time
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -64,7 +66,7 @@ def _is_binary(text: str) -> bool:
 def decode(data: bytes, name: str = "input") -> Document:
     """Decode bytes to text: BOMs, UTF-8, UTF-16, then a legacy 8-bit fallback (said in `note`)."""
     if len(data) > MAX_BYTES:
-        raise InputError(f"{name}: {len(data) / 1e6:.1f} MB is over the {MAX_BYTES // (1024 * 1024)} MB limit")
+        raise _limit_error(name, len(data))
     for bom, enc in _BOMS:
         if data.startswith(bom):
             try:
@@ -184,27 +186,136 @@ def from_html(doc: Document) -> Document:
                     furniture=furniture)
 
 
-def read_path(path: str) -> Document:
-    """Read a file given by path; every failure is an InputError with a one-line message."""
+# A named pipe with nothing writing to it would block forever on open: wait this long for a writer.
+PIPE_WAIT = 5.0
+
+
+def _limit_error(shown: str, size: int | None = None) -> InputError:
+    limit = f"the {MAX_BYTES // (1024 * 1024)} MB limit"
+    if size is None:
+        return InputError(f"{shown}: more than {limit} (reading stopped there)")
+    return InputError(f"{shown}: {size / 1e6:.1f} MB is over {limit}")
+
+
+def _read_bounded(fh, shown: str) -> bytes:
+    # at most one byte past the limit: an endless input (a device, `yes |`) is refused as soon as it is over
+    data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise _limit_error(shown)
+    return data
+
+
+def _kind_refusal(mode: int, shown: str, fd: int | None = None) -> InputError | None:
+    """Why a file of this kind cannot be read as text (None: it can). Terminals are fine: they end at ^D."""
+    if stat.S_ISDIR(mode):
+        return InputError(f"{shown}: is a directory, not a file")
+    if stat.S_ISCHR(mode) and not (fd is not None and os.isatty(fd)):
+        return InputError(f"{shown}: is a device, not a text file")
+    if stat.S_ISBLK(mode):
+        return InputError(f"{shown}: is a device, not a text file")
+    if stat.S_ISSOCK(mode) and fd is None:
+        return InputError(f"{shown}: is a socket, not a text file")
+    return None
+
+
+def _open_fifo(path: str, shown: str) -> "_Prefixed":
+    """A named pipe's read end, once something writes to it (a plain open would wait for ever)."""
+    import select
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        deadline = time.monotonic() + PIPE_WAIT
+        hung_up = False
+        while True:
+            try:
+                first = os.read(fd, 1)
+            except BlockingIOError:  # a writer is there but has written nothing yet: wait for it as for a file
+                first = None
+            if first or first is None or hung_up:  # data, a writer, or a writer that came and went (empty)
+                os.set_blocking(fd, True)
+                return _Prefixed(fd, first or b"")
+            left = deadline - time.monotonic()  # b"" and no hang-up yet: no writer so far; one may still come
+            if left <= 0:
+                raise InputError(f"{shown}: a named pipe that nothing writes to (waited {PIPE_WAIT:.0f} s)")
+            hung_up = any(ev & select.POLLHUP for _, ev in poll.poll(min(left, 0.5) * 1000))
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _Prefixed:
+    """An fd with bytes already taken from it, read like a binary file (only what read_bytes needs)."""
+
+    def __init__(self, fd: int, head: bytes):
+        self.fh = os.fdopen(fd, "rb")
+        self.head = head
+
+    def read(self, n: int) -> bytes:
+        return self.head + self.fh.read(n - len(self.head))
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def read_bytes(path: str, shown: str | None = None) -> bytes:
+    """The bytes of a file, a pipe or (for "-") standard input, never more than MAX_BYTES: every failure is
+    an InputError with a one-line message naming `shown` (default: the path). Devices are refused before
+    anything is read; a terminal on standard input is read as typed."""
+    shown = shown or path
     if path == "-":
         import sys
 
-        return decode(sys.stdin.buffer.read(MAX_BYTES + 1), "stdin")
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, not a file")
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            raise InputError("stdin: no standard input to read")
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError, AttributeError):  # a replaced stdin (tests, embedding): just read it
+            fd = None
+        if fd is not None:
+            try:
+                refusal = _kind_refusal(os.fstat(fd).st_mode, "stdin", fd)
+            except OSError as exc:
+                raise InputError(f"stdin: cannot read ({exc.strerror or exc})") from None
+            if refusal:
+                raise refusal
+        try:
+            return _read_bounded(stream, "stdin")
+        except OSError as exc:
+            raise InputError(f"stdin: cannot read ({exc.strerror or exc})") from None
+    if not path or not os.path.exists(path):
+        raise InputError(f"{shown}: no such file")
     try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise InputError(f"{path}: {size / 1e6:.1f} MB is over the {MAX_BYTES // (1024 * 1024)} MB limit")
-        with open(path, "rb") as fh:
-            data = fh.read()
+        mode = os.stat(path).st_mode
+        refusal = _kind_refusal(mode, shown)
+        if refusal:
+            raise refusal
+        fh = _open_fifo(path, shown) if stat.S_ISFIFO(mode) else open(path, "rb")
+        try:
+            if not stat.S_ISFIFO(mode):
+                st = os.fstat(fh.fileno())  # the file opened, which may not be the one looked at
+                refusal = _kind_refusal(st.st_mode, shown, fh.fileno())
+                if refusal:
+                    raise refusal
+                if stat.S_ISREG(st.st_mode) and st.st_size > MAX_BYTES:
+                    raise _limit_error(shown, st.st_size)
+            return _read_bounded(fh, shown)
+        finally:
+            fh.close()
     except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
+        raise InputError(f"{shown}: permission denied") from None
+    except IsADirectoryError:
+        raise InputError(f"{shown}: is a directory, not a file") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return decode(data, path)
+        raise InputError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_path(path: str) -> Document:
+    """Read a file given by path ("-": standard input); every failure is an InputError with a one-line
+    message."""
+    return decode(read_bytes(path), "stdin" if path == "-" else path)
 
 
 def read_text(text: str, name: str = "pasted text") -> Document:

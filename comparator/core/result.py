@@ -18,6 +18,8 @@ def json_object(text: str, key: str, what: str) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError as exc:
         raise InputError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError("not valid JSON: nested too deeply") from None
     if not isinstance(data, dict) or key not in data:
         raise InputError(f"not {what}: no '{key}'")
     return data
@@ -67,14 +69,33 @@ class Comparison:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Comparison":
-        from comparator.core.errors import InputError
+        """A result read back (a JSON file, the run history): checked against docs/result.schema.json and
+        for what a schema cannot say (comparator.core.validate); the first problem is one InputError line."""
+        from comparator.core.validate import check_comparison
 
-        try:
-            pairs = [Pair(**{k: v for k, v in p.items() if k in Pair.__dataclass_fields__}) for p in data["pairs"]]
-            kw = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "pairs"}
-            return cls(pairs=pairs, **kw)
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise InputError(f"not a comparison result: missing or bad field ({exc})") from None
+        check_comparison(data)
+        return cls._build(data)
+
+    @classmethod
+    def _build(cls, data: dict[str, Any]) -> "Comparison":
+        # JSON Schema counts 3.0 as an integer; indices and offsets are used as Python ints
+        def ints(xs):
+            return [int(x) for x in xs]
+
+        def spans(xs):
+            return [[int(s[0]), int(s[1]), *s[2:]] for s in xs]
+
+        pairs = []
+        for p in data["pairs"]:
+            kw = {k: v for k, v in p.items() if k in Pair.__dataclass_fields__}
+            kw.update(a=ints(p["a"]), b=ints(p["b"]), a_spans=spans(p["a_spans"]), b_spans=spans(p["b_spans"]))
+            pairs.append(Pair(**kw))
+        kw = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "pairs"}
+        for k in ("a_paragraphs", "b_paragraphs", "a_furniture", "b_furniture"):
+            if k in kw:
+                kw[k] = ints(kw[k])
+        kw.setdefault("settings", {})
+        return cls(pairs=pairs, **kw)
 
     @classmethod
     def from_json(cls, text: str) -> "Comparison":
