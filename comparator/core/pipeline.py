@@ -68,7 +68,12 @@ def compare(
     if own_store:
         enc.use_disk_cache()
     try:
-        return _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings, progress, notes)
+        result = _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings, progress, notes)
+        store = enc.store if enc is not None else None
+        if store is not None and store.notes:  # a damaged vector cache moved aside: said once, in this result
+            result.notes.extend(store.notes)
+            store.notes.clear()
+        return result
     finally:
         if own_store:
             enc.close_disk_cache()

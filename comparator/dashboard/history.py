@@ -7,6 +7,7 @@ the top, which never import streamlit.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 import pandas as pd
@@ -110,26 +111,36 @@ def render(st, path: str | None = None) -> None:
     where = hist.resolve_path(path)
     st.caption(f"Runs saved with `--save` (score, compare, batch) or with *Save to the run history* on the other "
                f"pages. Database: `{views.code_safe(where)}` (set MT_COMPARATOR_HISTORY to use another).")
-    try:
-        h = hist.History(path, create=False)
-    except InputError:
+    if not os.path.exists(where):
         st.info("No saved runs yet. Save one from the main page (Export tab), from *Several systems*, or with "
                 "`python -m comparator score A B --save`.")
         return
-    with h:
-        kind = st.segmented_control("Kind", ["all", *hist.KINDS], default="all", key="hist_kind")
-        runs = h.runs(limit=None, kind=None if kind in (None, "all") else kind)
-        if not runs:
-            st.info("No saved runs of this kind.")
-            return
-        st.dataframe(runs_frame(runs), hide_index=True, key="hist_table",
-                     column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.2f"),
-                                    "chrf": st.column_config.NumberColumn("chrF", format="%.2f"),
-                                    "mean_cosine": st.column_config.NumberColumn("cosine", format="%.4f")})
-        by_id = {r["id"]: r for r in runs}
-        reopen(st, h, by_id)
-        st.divider()
-        compare_two(st, h, by_id)
+    try:
+        h = hist.History(path, create=False)
+    except InputError as exc:  # damaged, or not a history: said, and the file left as it is
+        st.error(first_line(exc, "cannot open the run history"))
+        return
+    try:
+        with h:
+            _runs(st, h)
+    except InputError as exc:  # a damaged history or stored result found while reading: one line
+        st.error(first_line(exc, "cannot read the run history"))
+
+
+def _runs(st, h: hist.History) -> None:
+    kind = st.segmented_control("Kind", ["all", *hist.KINDS], default="all", key="hist_kind")
+    runs = h.runs(limit=None, kind=None if kind in (None, "all") else kind)
+    if not runs:
+        st.info("No saved runs of this kind.")
+        return
+    st.dataframe(runs_frame(runs), hide_index=True, key="hist_table",
+                 column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.2f"),
+                                "chrf": st.column_config.NumberColumn("chrF", format="%.2f"),
+                                "mean_cosine": st.column_config.NumberColumn("cosine", format="%.4f")})
+    by_id = {r["id"]: r for r in runs}
+    reopen(st, h, by_id)
+    st.divider()
+    compare_two(st, h, by_id)
 
 
 def reopen(st, h: hist.History, by_id: dict[int, dict]) -> None:

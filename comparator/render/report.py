@@ -66,7 +66,8 @@ def highlight_html(text: str, spans: list) -> str:
     """Text with its spans wrapped in <mark>; every character of `text` is escaped."""
     out = []
     pos = 0
-    for start, end, kind in sorted((s for s in spans if 0 <= s[0] < s[1] <= len(text)), key=lambda s: s[0]):
+    # [start, end, kind] or, newer, [start, end, kind, p]
+    for start, end, kind, *_ in sorted((s for s in spans if 0 <= s[0] < s[1] <= len(text)), key=lambda s: s[0]):
         if start < pos:
             continue
         out.append(html.escape(text[pos:start]))

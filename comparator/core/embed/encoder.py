@@ -26,7 +26,16 @@ Progress = Callable[[int, int], None]
 
 class EmbeddingStore:
     """An on-disk cache of vectors keyed by model and text (SQLite, safe across processes), so that a
-    re-run over the same texts embeds nothing. Any storage failure just turns the store off."""
+    re-run over the same texts embeds nothing.
+
+    It heals: a file that SQLite finds damaged, not a database, or that cannot be opened or written is
+    moved aside (to PATH.corrupt-<time>, with its -wal and -shm files) and a fresh store made in its place,
+    said in `notes`; a stored value that does not read back as one (wrong length, not finite, not unit
+    length) is left out, so it is computed again. Any other storage failure (a full disk, a folder that
+    cannot be written) raises, and the encoder turns the store off."""
+
+    # SQLite primary result codes that say the file itself is bad: moving it aside and starting anew helps
+    _BAD_FILE = {8: "read-only", 11: "damaged", 14: "unreadable", 26: "not a database"}
 
     def __init__(self, path: str, model_key: str) -> None:
         import sqlite3
@@ -34,11 +43,76 @@ class EmbeddingStore:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self.path = path
         self.model_key = model_key
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self.notes: list[str] = []
+        self._db = None
+        self._opened = None  # (device, inode) of the file opened: to tell whether someone else healed it
+        self._dim: int | None = None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if not self._heal(exc):
+                raise
+            self._open()
+
+    def _open(self) -> None:
+        import sqlite3
+
+        try:
+            st = os.stat(self.path)
+            self._opened = (st.st_dev, st.st_ino)
+        except OSError:
+            self._opened = None
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS vec (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
         self._db.execute("CREATE TABLE IF NOT EXISTS pair (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
         self._db.commit()
+
+    def _heal(self, exc: Exception) -> bool:
+        """Move a bad store file aside (True), or say that this failure is not one moving helps (False)."""
+        code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+        if code not in self._BAD_FILE or not os.path.lexists(self.path):
+            return False
+        self.close()
+        try:
+            st = os.stat(self.path)
+            now = (st.st_dev, st.st_ino)
+        except OSError:
+            now = None
+        if self._opened is not None and now != self._opened:
+            return True  # another run has moved it aside already: the file there now is a fresh store
+        aside = f"{self.path}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        n = 1
+        while os.path.lexists(aside):
+            n += 1
+            aside = f"{self.path}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+        try:
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):  # a journal of the old file must not be replayed into the new one
+                if os.path.lexists(self.path + suffix):
+                    os.replace(self.path + suffix, aside + suffix)
+        except OSError as move_error:
+            log.warning("embedding cache %s is %s and cannot be moved aside: %s", self.path,
+                        self._BAD_FILE[code], move_error)
+            return False
+        note = (f"the vector cache {self.path} was {self._BAD_FILE[code]} ({first_line(exc, limit=80)}); "
+                f"moved aside to {aside}, and a fresh one made")
+        self.notes.append(note)
+        log.info("%s", note)
+        return True
+
+    def _healing(self, op):
+        """Run a storage operation; after a bad file is moved aside, run it once more on the fresh store."""
+        import sqlite3
+
+        try:
+            return op()
+        except sqlite3.DatabaseError as exc:
+            if not self._heal(exc):
+                raise
+            self._open()
+            return op()
 
     def _key(self, text: str) -> bytes:
         import hashlib
@@ -46,38 +120,81 @@ class EmbeddingStore:
         return hashlib.blake2b(f"{self.model_key}\0{text}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def _select(self, table: str, texts: list[str]) -> dict[str, bytes]:
-        keys = {self._key(t): t for t in texts}
-        found: dict[str, bytes] = {}
-        items = list(keys)
-        for start in range(0, len(items), 500):
-            chunk = items[start : start + 500]
-            rows = self._db.execute(f"SELECT k, v FROM {table} WHERE k IN ({','.join('?' * len(chunk))})", chunk)
-            for k, v in rows:
-                found[keys[k]] = v
-        return found
+        def op():
+            keys = {self._key(t): t for t in texts}
+            found: dict[str, bytes] = {}
+            items = list(keys)
+            for start in range(0, len(items), 500):
+                chunk = items[start : start + 500]
+                rows = self._db.execute(f"SELECT k, v FROM {table} WHERE k IN ({','.join('?' * len(chunk))})", chunk)
+                for k, v in rows:
+                    if isinstance(v, bytes) and k in keys:
+                        found[keys[k]] = v
+            return found
+
+        return self._healing(op)
+
+    def _stored_dim(self) -> int | None:
+        if self._dim is None:
+            row = self._healing(lambda: self._db.execute("SELECT v FROM meta WHERE k = ?",
+                                                         (f"dim\0{self.model_key}",)).fetchone())
+            self._dim = int(row[0]) if row and str(row[0]).isdigit() else None
+        return self._dim
 
     def get_many(self, texts: list[str]) -> dict[str, np.ndarray]:
-        return {t: np.frombuffer(v, dtype=np.float32).copy() for t, v in self._select("vec", texts).items()}
+        found = self._select("vec", texts)
+        dim = self._stored_dim()
+        if dim is None and found:  # a store from before the length was kept: the usual length is the right one
+            sizes = [len(v) for v in found.values()]
+            dim = max(set(sizes), key=sizes.count) // 4
+        out = {}
+        for t, v in found.items():
+            if len(v) != 4 * (dim or 0) or not v:
+                continue
+            vec = np.frombuffer(v, dtype=np.float32).copy()
+            norm = float(np.linalg.norm(vec)) if np.isfinite(vec).all() else -1.0
+            if abs(norm - 1.0) < 1e-3 or norm == 0.0:  # stored normalised (an empty text's vector is zero)
+                out[t] = vec
+        return out
 
     def put_many(self, texts: list[str], vecs: np.ndarray) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
-                             [(self._key(t), v.astype(np.float32).tobytes()) for t, v in zip(texts, vecs)])
-        self._db.commit()
+        def op():
+            self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
+                                 [(self._key(t), v.astype(np.float32).tobytes()) for t, v in zip(texts, vecs)])
+            if len(vecs) and vecs.ndim == 2:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                 (f"dim\0{self.model_key}", str(int(vecs.shape[1]))))
+                self._dim = int(vecs.shape[1])
+            self._db.commit()
+
+        self._healing(op)
 
     def get_pairs(self, keys: list[str]) -> dict[str, tuple[float, ...]]:
         """Small per-pair values (float64 tuples) stored under a text key (see Encoder.pair_values)."""
-        return {k: tuple(np.frombuffer(v, dtype=np.float64).tolist()) for k, v in self._select("pair", keys).items()}
+        out = {}
+        for k, v in self._select("pair", keys).items():
+            if v and len(v) % 8 == 0:
+                values = np.frombuffer(v, dtype=np.float64)
+                if np.isfinite(values).all():
+                    out[k] = tuple(values.tolist())
+        return out
 
     def put_pairs(self, values: dict[str, tuple[float, ...]]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO pair VALUES (?, ?)",
-                             [(self._key(k), np.asarray(v, dtype=np.float64).tobytes()) for k, v in values.items()])
-        self._db.commit()
+        def op():
+            self._db.executemany("INSERT OR REPLACE INTO pair VALUES (?, ?)",
+                                 [(self._key(k), np.asarray(v, dtype=np.float64).tobytes())
+                                  for k, v in values.items()])
+            self._db.commit()
+
+        self._healing(op)
 
     def close(self) -> None:
         try:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
         except Exception:  # closing a store that failed must not fail the run
             pass
+        self._db = None
 
 
 class Encoder:
@@ -441,12 +558,99 @@ def _weights_key(folder: str) -> str:
     return h.hexdigest()[:16]
 
 
+def _file_sha256(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _onnx_stamp(target: str, digest: str | None = None) -> None:
+    """Keep the export's SHA-256 beside it, with the size and time at which it matched (best effort)."""
+    import json
+
+    try:
+        st = os.stat(target)
+        stamp = {"sha256": digest or _file_sha256(target), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        tmp = f"{target}.sha256.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(stamp, fh)
+        os.replace(tmp, target + ".sha256")
+    except OSError:  # a read-only cache: the file is checked by its hash again next time
+        pass
+
+
+def _onnx_problem(target: str) -> str | None:
+    """What is wrong with a cached export (None: nothing). Cheap when the file is as it was last checked
+    (same size and time as its stamp); else its hash is compared with the stamp's, and an export from
+    before stamps is loaded once by ONNX Runtime."""
+    import json
+    import stat
+
+    try:
+        st = os.stat(target)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a file"
+    try:
+        with open(target + ".sha256", encoding="utf-8") as fh:
+            stamp = json.load(fh)
+        stamp = stamp if isinstance(stamp, dict) and isinstance(stamp.get("sha256"), str) else None
+    except (OSError, ValueError):
+        stamp = None
+    if stamp is not None:
+        if stamp.get("size") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns:
+            return None
+        if stamp.get("size") != st.st_size:
+            return f"{st.st_size} bytes where {stamp.get('size')} were written"
+        try:
+            digest = _file_sha256(target)
+        except OSError as exc:
+            return f"unreadable ({exc.strerror or exc})"
+        if digest != stamp["sha256"]:
+            return "changed since it was exported (its SHA-256 differs)"
+        _onnx_stamp(target, digest)  # the same bytes, touched or copied: remember the new time
+        return None
+    try:
+        import onnxruntime as ort
+
+        ort.InferenceSession(target, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # whatever ONNX Runtime says about the file, it cannot be used
+        return f"not loadable ({first_line(exc, type(exc).__name__, limit=100)})"
+    _onnx_stamp(target)
+    return None
+
+
 def _onnx_file(folder: str) -> str:
-    """The cached ONNX export of a model folder, made on first use (atomic, so concurrent runs are safe)."""
+    """The cached ONNX export of a model folder, made on first use (atomic, so concurrent runs are safe).
+
+    The cache heals: an export that no longer matches the SHA-256 kept beside it at export (a bad copy, a
+    disk error), or an older one that ONNX Runtime cannot load, is moved aside (model.onnx.corrupt-<time>,
+    said in a warning) and exported again, so the run gives the vectors a good cache gives."""
     target_dir = os.path.join(cache_dir(), "onnx", _weights_key(folder))
     target = os.path.join(target_dir, "model.onnx")
-    if os.path.exists(target):
-        return target
+    if os.path.lexists(target):
+        problem = _onnx_problem(target)
+        if problem is None:
+            return target
+        aside = f"{target}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            os.replace(target, aside)
+        except OSError:  # cannot move it: the export below replaces it, or fails and says why
+            aside = None
+        for name in (target + ".sha256",):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        log.warning("the exported ONNX model %s was %s; %s, exporting a fresh one", target, problem,
+                    f"moved aside to {aside}" if aside else "it could not be moved aside")
+    if os.path.exists(target_dir) and not os.path.isdir(target_dir):
+        os.replace(target_dir, f"{target_dir}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(target_dir, exist_ok=True)
     import tempfile
 
@@ -478,7 +682,9 @@ def _onnx_file(folder: str) -> str:
                               input_names=["input_ids", "attention_mask", "token_type_ids"],
                               output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
         os.chmod(tmp, 0o644)
+        digest = _file_sha256(tmp)
         os.replace(tmp, target)
+        _onnx_stamp(target, digest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
