@@ -15,8 +15,11 @@ import time
 import tomllib
 from pathlib import Path
 
+import json
+
 import pytest
 import streamlit as st
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as hyp_st
 from streamlit.testing.v1 import AppTest
 
 from comparator import compare
@@ -24,6 +27,7 @@ from comparator.dashboard import views
 from comparator.core.documents import MAX_BYTES, decode
 
 from apphelpers import APP, ROOT, app_test, raw_tag as _raw_tag, run  # noqa: E402,F401
+from mutations import as_bytes, mutate  # noqa: E402
 
 TIMEOUT = 120  # one script run with the hash model; generous for a busy 2-core machine
 
@@ -370,3 +374,75 @@ def test_upload_size_limit_is_set_to_max_bytes():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(limit)
+
+
+# ---- saved results: checked before anything is drawn (issue 16) --------------------------------------
+
+def _saved_json() -> dict:
+    return json.loads(compare(GOOD, OTHER, model="hash").to_json())
+
+
+def _open_json(at: AppTest, data: bytes, name: str = "saved.json") -> AppTest:
+    at.file_uploader(key="up_json").upload(name, data, "application/json")
+    return _run(at)
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda d: d["pairs"][1].__setitem__("flag", "high"), "pairs[1].flag: expected a number, got 'high'"),
+    (lambda d: d["pairs"][0]["b_spans"].append(["x", "y", "omission"]), "pairs[0].b_spans"),
+    (lambda d: d["pairs"][0]["b_spans"].append([0, 9999, "omission"]), "not inside b_text"),
+    (lambda d: d["pairs"][0]["b_spans"].append([0, 1, "made-up kind"]), "expected one of"),
+    (lambda d: d["pairs"][0].__setitem__("a", [99]), "out of range"),
+    (lambda d: d["pairs"].pop(0), "in no pair"),
+    (lambda d: d["corpus"].__setitem__("chrf", "78"), "corpus.chrf: expected a number or null"),
+    (lambda d: d["pairs"][0].__setitem__("cosine", float("nan")), "expected a finite number, got NaN"),
+])
+def test_a_saved_result_with_a_bad_field_is_one_line_and_nothing_else(change, words):
+    d = _saved_json()
+    change(d)
+    at = _open_json(_run(_app()), as_bytes(d))
+    msg = _one_line_error(at, words)
+    assert not at.metric and not at.get("download_button")  # nothing of the result half-drawn
+    assert "saved.json" not in " ".join(i.value for i in at.info) or msg
+
+
+def test_a_saved_result_with_four_element_spans_and_extra_fields_is_shown():
+    d = _saved_json()
+    for p in d["pairs"]:
+        p["b_spans"] = [[*s[:3], 0.9] for s in p["b_spans"]]
+        p["later_field"] = [1, 2, 3]
+    d["corpus"]["bleu_reason"] = "why BLEU is missing, when it is"
+    at = _open_json(_run(_app()), as_bytes(d))
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.dataframe[0].value) == len(d["pairs"])
+    _all_tabs(at)
+
+
+def test_the_saved_runs_page_says_a_damaged_history_in_one_line(tmp_path, monkeypatch):
+    db = tmp_path / "history.sqlite"
+    db.write_bytes(b"not a database " * 300)
+    monkeypatch.setenv("MT_COMPARATOR_HISTORY", str(db))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["model"] = "hash"
+    at.switch_page("pages/2_Saved_runs.py")
+    _run(at)
+    _no_traceback(at)
+    assert len(at.error) == 1, [e.value for e in at.error]
+    msg = at.error[0].value  # one line, however long the path: it says which file and how to recover
+    assert "\n" not in msg and str(db) in msg and "recover" in msg and not msg.startswith("Something went wrong")
+    assert db.read_bytes() == b"not a database " * 300 and sorted(os.listdir(tmp_path)) == ["history.sqlite"]
+
+
+@hyp_settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=hyp_st.data())
+def test_a_mutated_saved_result_is_shown_or_refused_in_one_line(data):
+    """The property of tests/test_hostile_input.py through the dashboard (few examples: each is several runs)."""
+    st.cache_data.clear()
+    mutated = mutate(_saved_json(), data.draw)
+    at = _open_json(_run(_app()), as_bytes(mutated))
+    _no_traceback(at)
+    if at.error:
+        _one_line_error(at, "")
+        return
+    assert len(at.dataframe[0].value) == len(mutated["pairs"])
+    _all_tabs(at)

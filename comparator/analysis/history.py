@@ -107,9 +107,10 @@ class History:
                     # someone else's database: adding our tables to it would change their data
                     raise InputError(f"{self.path}: an SQLite database but not a run history (it holds "
                                      f"{', '.join(sorted(tables)[:3])}); nothing was changed; give another --history")
-                self.db.executescript(_DDL)
-                self.db.execute(f"PRAGMA user_version = {SCHEMA}")
-                self.db.commit()
+                if version < SCHEMA or "runs" not in tables:  # new, or older: reading alone writes nothing
+                    self.db.executescript(_DDL)
+                    self.db.execute(f"PRAGMA user_version = {SCHEMA}")
+                    self.db.commit()
         except InputError:
             self.close()
             raise
@@ -137,10 +138,9 @@ class History:
             return InputError(f"{self.path}: the disk is full ({reason}); nothing was saved")
         if code == 14:  # SQLITE_CANTOPEN
             return InputError(f"{self.path}: cannot open the run history ({reason})")
-        return InputError(f"{self.path}: not a history database, or a damaged one ({reason}); it was left as it "
-                          f"is. To recover: restore it from a backup, or save its runs with sqlite3 {self.path} "
-                          f".recover | sqlite3 recovered.sqlite and use --history recovered.sqlite; or move it away "
-                          f"to start a new history")
+        return InputError(f"{self.path}: not a history database, or a damaged one ({reason}); left as it is. To "
+                          f"recover: restore a backup, or sqlite3 FILE .recover | sqlite3 new.sqlite and use --history "
+                          f"new.sqlite, or move the file away to start a new history")
 
     def __enter__(self) -> "History":
         return self

@@ -238,7 +238,7 @@ def _open_fifo(path: str, shown: str) -> "_Prefixed":
                 return _Prefixed(fd, first or b"")
             left = deadline - time.monotonic()  # b"" and no hang-up yet: no writer so far; one may still come
             if left <= 0:
-                raise InputError(f"{shown}: a named pipe that nothing writes to (waited {PIPE_WAIT:.0f} s)")
+                raise InputError(f"{shown}: a named pipe that nothing writes to (waited {PIPE_WAIT:g} s)")
             hung_up = any(ev & select.POLLHUP for _, ev in poll.poll(min(left, 0.5) * 1000))
     except BaseException:
         os.close(fd)

@@ -118,13 +118,13 @@ def render(st, path: str | None = None) -> None:
     try:
         h = hist.History(path, create=False)
     except InputError as exc:  # damaged, or not a history: said, and the file left as it is
-        st.error(first_line(exc, "cannot open the run history"))
+        st.error(first_line(exc, "cannot open the run history", limit=600))
         return
     try:
         with h:
             _runs(st, h)
     except InputError as exc:  # a damaged history or stored result found while reading: one line
-        st.error(first_line(exc, "cannot read the run history"))
+        st.error(first_line(exc, "cannot read the run history", limit=600))
 
 
 def _runs(st, h: hist.History) -> None:
