@@ -499,6 +499,15 @@ def test_a_damaged_history_is_refused_in_one_line_and_left_as_it_is(env, how):
         [p for p in listing if not p.endswith(("-wal", "-shm", "-journal"))]
 
 
+@pytest.mark.parametrize("kind", ["device", "pipe"])
+def test_a_history_that_is_not_a_file_is_refused_without_waiting(tmp_path, env, kind):
+    path = "/dev/zero" if kind == "device" else str(_fifo(tmp_path))
+    for argv in (("history", "list", "--history", path), ("score", REF, SYS1, *HASH, "--save", "--history", path)):
+        r = run_cli(*argv, env=env)
+        _one_line_error(r, path, "not a regular file")
+        assert r.stdout == ""  # refused before the run, not after it
+
+
 def test_someone_elses_sqlite_database_is_not_changed(tmp_path):
     other = tmp_path / "places.sqlite"
     db = sqlite3.connect(other)

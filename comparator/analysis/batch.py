@@ -241,8 +241,10 @@ def check_outputs(items: list[Item], outdir: str, inputs: Iterable[str] = (), pr
 
 def _load_state(path: str) -> dict[str, dict]:
     state: dict[str, dict] = {}
+    if not os.path.isfile(path):  # none yet; or something that is not our file (a pipe would block)
+        return state
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 try:
                     entry = json.loads(line)

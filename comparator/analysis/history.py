@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sqlite3
+import stat
 import sys
 import zlib
 from contextlib import contextmanager
@@ -92,6 +93,9 @@ class History:
             raise InputError(f"{self.path}: no history yet (save a run with --save)")
         if os.path.isdir(self.path):
             raise InputError(f"{self.path}: is a folder, not a run history (give the history file with --history)")
+        if os.path.exists(self.path) and not stat.S_ISREG(os.stat(self.path).st_mode):
+            # SQLite would wait on a pipe for ever, or read a device
+            raise InputError(f"{self.path}: is not a regular file, so not a run history (give another --history)")
         self.db = None
         try:
             if create:

@@ -194,8 +194,11 @@ def _check_io(args, inputs: list[str], outputs: list[str | None]) -> None:
     outs = [o or STDOUT for o in outputs]
     history = resolve_path(getattr(args, "history", None) or getattr(args, "history_top", None))
     check_outputs(outs, inputs, protected=[history])
-    if getattr(args, "save", False):  # the run history is written too
+    if getattr(args, "save", False):  # the run history is written too: refused now rather than after the run
+        from comparator.analysis.history import History
+
         check_outputs([history], inputs)
+        History(history).close()
 
 
 def _write(text: str, output: str | None) -> None:
