@@ -43,8 +43,9 @@ st.set_page_config(page_title="Translation comparator", page_icon="🔎", layout
 @st.cache_data(show_spinner=False, max_entries=32)
 def score(doc_a: Document, doc_b: Document, mode: str, model: str, _encoder=None, _progress=None) -> Comparison:
     from comparator import compare
+    from comparator.core.settings import Settings
 
-    return compare(doc_a, doc_b, mode=mode, model=model, encoder=_encoder, progress=_progress)
+    return compare(doc_a, doc_b, Settings(mode=mode, model=model), encoder=_encoder, progress=_progress)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

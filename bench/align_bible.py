@@ -75,8 +75,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "bible-nt"
 SIDES = ("Twenty", "Anderson")  # A, B
@@ -455,9 +453,11 @@ def compare_kwargs(enc, params, windows: str | None) -> dict:
 
     from comparator.core import pipeline as engine
 
-    accepted = inspect.signature(engine.compare).parameters
-    kw = {"encoder": enc, "params": params}
-    if windows and "windows" in accepted:
+    from comparator.core.settings import Settings
+
+    accepted = set(inspect.signature(engine.compare).parameters) | set(Settings.__dataclass_fields__)
+    kw = {"encoder": enc, "align": params}
+    if windows:
         kw["windows"] = windows
     return {k: v for k, v in kw.items() if k in accepted}
 

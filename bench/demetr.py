@@ -44,7 +44,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from comparator.core import metrics  # noqa: E402
 from comparator.core.marks import phrasing  # noqa: E402

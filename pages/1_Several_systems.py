@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
 
@@ -16,6 +14,7 @@ from comparator.dashboard import history as dashboard_history, systems as dashbo
 from comparator.core.documents import Document, decode  # noqa: E402
 from comparator.dashboard.cache import load_encoder, read_upload  # noqa: E402
 from comparator.analysis.systems import SystemsComparison, compare_systems  # noqa: E402
+from comparator.core.settings import Settings  # noqa: E402
 
 st.set_page_config(page_title="Several systems · Translation comparator", page_icon="🔎", layout="wide")
 log = logging.getLogger("comparator.app")
@@ -23,8 +22,8 @@ log = logging.getLogger("comparator.app")
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def score_systems(ref: Document, docs: tuple, names: tuple, mode: str, model: str, n_samples: int):
-    return compare_systems(ref, list(zip(names, docs)), mode=mode, model=model, encoder=load_encoder(model),
-                           n_samples=n_samples)
+    return compare_systems(ref, list(zip(names, docs)), Settings(mode=mode, model=model),
+                           encoder=load_encoder(model), n_samples=n_samples)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -13,7 +13,6 @@ SCRIPT = textwrap.dedent("""
     socket.socket.connect = refuse
     socket.socket.connect_ex = refuse
     socket.create_connection = lambda *a, **k: refuse(None, *a)
-    sys.path.insert(0, sys.argv[1])
     from comparator import compare
     r = compare("The cat sat on the mat. It was warm.", "The cat sat on a mat. It was hot.")
     assert r.settings["model"] == "all-MiniLM-L6-v2"

@@ -47,7 +47,6 @@ SCRIPT = textwrap.dedent(r"""
     sys.addaudithook(audit)
 
     root, examples, out = sys.argv[1:4]
-    sys.path.insert(0, root)
     from comparator import compare_files
     from comparator.cli import main as cli
     from comparator.core.embed.encoder import DEFAULT_MODEL

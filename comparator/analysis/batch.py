@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Iterator
 from comparator import __version__
 from comparator.core.documents import MAX_BYTES, read_path
 from comparator.core.errors import InputError
+from comparator.core.settings import Settings
 
 SUMMARY_FIELDS = ["name", "status", "a", "b", "a_sentences", "b_sentences", "pairs_scored", "bleu", "chrf",
                   "mean_cosine", "flagged", "seconds", "result", "error"]
@@ -180,14 +181,6 @@ def _name_files(items: list[Item]) -> None:
 
 # ---- keys and scoring --------------------------------------------------------------------------------
 
-def engine_settings(mode: str = "text", model: str | None = None, backend: str = "auto", windows: str = "mean",
-                    ter: bool = False, token_flag: bool = True) -> dict[str, Any]:
-    from comparator.core.embed.encoder import DEFAULT_MODEL
-
-    return {"mode": mode, "model": model or DEFAULT_MODEL, "backend": backend, "windows": windows, "ter": bool(ter),
-            "token_flag": bool(token_flag)}
-
-
 def pair_key(a: bytes, b: bytes, settings: dict[str, Any]) -> str:
     """What makes a result reusable: both inputs' bytes, the settings and the tool's version."""
     h = hashlib.sha256()
@@ -206,7 +199,7 @@ def summary_fields(result) -> dict[str, Any]:
             "mean_cosine": c.get("mean_cosine"), "flagged": flagged(result)}
 
 
-def score_task(task: dict[str, Any], settings: dict[str, Any], encoder) -> dict[str, Any]:
+def score_task(task: dict[str, Any], settings: Settings, encoder) -> dict[str, Any]:
     """Score one pair given as bytes: the same call for the local engine and a Ray worker.
     Never raises: a failure is returned as `error` (one line)."""
     from comparator.core.documents import decode
@@ -216,9 +209,7 @@ def score_task(task: dict[str, Any], settings: dict[str, Any], encoder) -> dict[
     out: dict[str, Any] = {"name": task["name"], "ok": False, "json": None, "summary": None, "error": None}
     try:
         doc_a, doc_b = decode(task["a_bytes"], task["a"]), decode(task["b_bytes"], task["b"])
-        result = compare(doc_a, doc_b, mode=settings["mode"], model=settings["model"], backend=settings["backend"],
-                         encoder=encoder, ter=settings["ter"], windows=settings["windows"],
-                         token_flag=settings.get("token_flag", True))
+        result = compare(doc_a, doc_b, settings, encoder=encoder)
         out.update(ok=True, json=result.to_json(), summary=summary_fields(result))
     except InputError as exc:
         out["error"] = _first_line(exc) or "bad input"
@@ -276,7 +267,7 @@ def _write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run_batch(items: list[Item], outdir: str, settings: dict[str, Any], engine: str = "local",
+def run_batch(items: list[Item], outdir: str, settings: Settings, engine: str = "local",
               ray_address: str | None = None, workers: int | None = None, force: bool = False,
               progress: ProgressFn | None = None, on_result: Callable[[dict, str | None], None] | None = None
               ) -> BatchReport:
@@ -327,7 +318,7 @@ def run_batch(items: list[Item], outdir: str, settings: dict[str, Any], engine: 
         except InputError as exc:
             finish(pos, {**row, "status": "failed", "error": _first_line(exc), "result": None}, None)
             continue
-        key = pair_key(a, b, settings)
+        key = pair_key(a, b, settings.engine_dict())
         hashes[pos] = {"a_sha256": hashlib.sha256(a).hexdigest(), "b_sha256": hashlib.sha256(b).hexdigest()}
         del a, b
         prev = state.get(it.file)
@@ -371,10 +362,10 @@ def run_batch(items: list[Item], outdir: str, settings: dict[str, Any], engine: 
     return report
 
 
-def _run_local(tasks: Iterable, settings: dict[str, Any], collect, **_) -> None:
+def _run_local(tasks: Iterable, settings: Settings, collect, **_) -> None:
     from comparator.core.embed.encoder import get_encoder
 
-    encoder = get_encoder(settings["model"], settings["backend"])  # once; a bad model is a usage error
+    encoder = get_encoder(settings.model, settings.backend)  # once; a bad model is a usage error
     for pos, it, key, task in tasks:
         out = task if "error" in task else score_task(task, settings, encoder)
         collect(pos, it, key, out)
@@ -448,13 +439,13 @@ def _scorer_class(ray):
     class PairScorer:
         """One per worker: the model is loaded once, in the constructor, and used for every pair."""
 
-        def __init__(self, settings: dict[str, Any]):
+        def __init__(self, settings: Settings):
             from comparator.core.embed.encoder import get_encoder
 
             self.settings = settings
             self.error = None
             try:
-                self.encoder = get_encoder(settings["model"], settings["backend"])
+                self.encoder = get_encoder(settings.model, settings.backend)
             except Exception as exc:  # reported by ready(), as the local engine would
                 self.encoder, self.error = None, _first_line(exc) or type(exc).__name__
 
@@ -467,7 +458,7 @@ def _scorer_class(ray):
     return PairScorer
 
 
-def _run_ray(tasks: Iterable, settings: dict[str, Any], collect, ray_address: str | None = None,
+def _run_ray(tasks: Iterable, settings: Settings, collect, ray_address: str | None = None,
              workers: int | None = None, pending: int | None = None) -> None:
     ray = start_ray(ray_address, workers)
     try:

@@ -32,6 +32,7 @@ from comparator import __version__
 from comparator.core.documents import Document, normalise, read_text
 from comparator.core.errors import InputError
 from comparator.core.result import Comparison, json_object
+from comparator.core.settings import Settings
 
 # A pair is "flagged" when its flag is at least this: the point where the dashboard's badge turns red.
 # Sentences found in only one rendering have flag 1.0 and so always count; furniture never does.
@@ -136,19 +137,17 @@ def default_name(path: str) -> str:
 def compare_systems(
     reference: str | Document,
     systems: list[tuple[str, str | Document]],
-    mode: str = "text",
-    model: str | None = None,
-    backend: str = "auto",
+    settings: Settings | None = None,
+    *,
     encoder=None,
-    ter: bool = False,
-    windows: str = "mean",
-    token_flag: bool = True,
     n_samples: int = DEFAULT_SAMPLES,
     flag_threshold: float = FLAG_THRESHOLD,
     progress: ProgressFn | None = None,
+    **overrides,
 ) -> SystemsComparison:
-    """Score every system against the reference with the engine, then rank them with paired bootstrap
-    resampling over the shared reference segments, the first system as the baseline."""
+    """Score every system against the reference with the engine (`settings`, and keyword arguments named
+    like its fields, as for `compare`), then rank them with paired bootstrap resampling over the shared
+    reference segments, the first system as the baseline."""
     from comparator.core.pipeline import compare
 
     if not systems:
@@ -160,8 +159,7 @@ def compare_systems(
     results = []
     for k, (_, doc) in enumerate(systems):
         stage = f"system {k + 1}/{len(systems)}"
-        results.append(compare(ref, doc, mode=mode, model=model, backend=backend, encoder=encoder, ter=ter,
-                               windows=windows, token_flag=token_flag,
+        results.append(compare(ref, doc, settings, encoder=encoder, **overrides,
                                progress=(lambda s, d, t, _st=stage: progress(f"{_st} {s}", d, t)) if progress else None))
     return rank_systems(ref.name, names, results, n_samples=n_samples, flag_threshold=flag_threshold)
 

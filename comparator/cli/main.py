@@ -45,22 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _engine_options(s) -> None:
     """The scoring options of `score`, shared by `compare` and `batch`."""
-    s.add_argument("--mode", choices=["text", "lines", "aligned"], default="text",
-                   help="text: find sentences (default); lines: one sentence a line, aligned; "
-                        "aligned: line i of A with line i of B")
-    s.add_argument("--model", default=None,
-                   help="sentence-transformers model folder or name (default: the packaged all-MiniLM-L6-v2; "
-                        "'hash' for a model-free encoder)")
-    s.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
-                   help="how the model runs: auto (ONNX Runtime where the model allows, else torch), onnx, torch")
-    s.add_argument("--windows", choices=["embed", "mean"], default="mean",
-                   help="vectors of merged sentences for alignment: the length-weighted mean of the sentence "
-                        "vectors (default; as accurate on the alignment benchmark) or the model run on the joined "
-                        "text (about 6x the model work)")
-    s.add_argument("--ter", action="store_true", help="also compute TER per pair and for the corpus")
-    s.add_argument("--no-token-vectors", dest="token_flag", action="store_false",
-                   help="leave out the pairs' contextual token vectors, which the flag uses to tell a rewording "
-                        "from a loss (about 30%% of a cold run); the flag then uses the sentence cosine")
+    from dataclasses import MISSING
+
+    from comparator.core.settings import OPTIONS
+
+    for f in OPTIONS:
+        meta, default = f.metadata, f.default if f.default is not MISSING else None
+        flag = meta["flag"] or "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            s.add_argument(flag, dest=f.name, action="store_false" if default else "store_true",
+                           help=meta["help"].replace("%", "%%"))
+        else:
+            s.add_argument(flag, dest=f.name, choices=meta["choices"], default=default,
+                           help=meta["help"].replace("%", "%%"))
     s.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="always show a progress bar on stderr")
     s.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
@@ -134,6 +131,13 @@ def _add_history(sub) -> None:
     h.add_argument("--history", dest="history_top", metavar="PATH", default=None, help="the history database")
 
 
+def _settings(args):
+    """The Settings of the engine options given on the command line."""
+    from comparator.core.settings import OPTIONS, Settings
+
+    return Settings(**{f.name: getattr(args, f.name) for f in OPTIONS})
+
+
 class _Bar:
     """A one-line progress bar on stderr, redrawn in place."""
 
@@ -165,8 +169,7 @@ def _run_score(args) -> int:
     show = args.progress
     if show is None:
         show = sys.stderr.isatty() and (len(doc_a.text) + len(doc_b.text)) > 20_000
-    result = compare(doc_a, doc_b, mode=args.mode, model=args.model, backend=args.backend, ter=args.ter,
-                     windows=args.windows, disk_cache=not args.no_cache, token_flag=args.token_flag,
+    result = compare(doc_a, doc_b, _settings(args).replace(disk_cache=not args.no_cache),
                      progress=_Bar(sys.stderr) if show else None)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -223,8 +226,7 @@ def _run_compare(args) -> int:
     docs = [read_path(p) for p in args.systems]
     names = args.names or [default_name(p) for p in args.systems]
     size = len(ref.text) * len(docs) + sum(len(d.text) for d in docs)
-    result = compare_systems(ref, list(zip(names, docs)), mode=args.mode, model=args.model, backend=args.backend,
-                             ter=args.ter, windows=args.windows, token_flag=args.token_flag, n_samples=args.bootstrap,
+    result = compare_systems(ref, list(zip(names, docs)), _settings(args), n_samples=args.bootstrap,
                              flag_threshold=args.flag_threshold,
                              progress=_Bar(sys.stderr) if _show_progress(args, size) else None)
     for note in dict.fromkeys(n for r in result.systems for n in r.notes):
@@ -240,7 +242,7 @@ def _run_batch(args) -> int:
     import json
     import uuid
 
-    from comparator.analysis.batch import EXIT_SOME_FAILED, engine_settings, read_manifest, run_batch
+    from comparator.analysis.batch import EXIT_SOME_FAILED, read_manifest, run_batch
 
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1")
@@ -248,7 +250,7 @@ def _run_batch(args) -> int:
         raise InputError("--workers and --ray-address go with --engine ray")
     items = read_manifest(args.manifest)
     outdir = args.outdir or os.path.splitext(args.manifest.rstrip("/\\"))[0] + "-results"
-    settings = engine_settings(args.mode, args.model, args.backend, args.windows, args.ter, args.token_flag)
+    settings = _settings(args)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     history = None
     batch_id = uuid.uuid4().hex[:12]

@@ -12,7 +12,8 @@ from comparator.core.documents import Document, normalise, read_path, read_text
 from comparator.core.embed.encoder import DEFAULT_MODEL, Encoder, get_encoder
 from comparator.core.errors import InputError
 from comparator.core.result import Comparison, Pair
-from comparator.core.segment import MODES, Unit, aligned_lines, segment
+from comparator.core.segment import Unit, aligned_lines, segment
+from comparator.core.settings import WINDOW_MODES, Settings  # noqa: F401  (WINDOW_MODES: re-exported)
 
 # progress(stage, done, total)
 ProgressFn = Callable[[str, int, int], None]
@@ -30,27 +31,22 @@ def compare_files(path_a: str, path_b: str, **kw) -> Comparison:
 def compare(
     a: str | Document,
     b: str | Document,
-    mode: str = "text",
-    model: str | None = None,
-    backend: str = "auto",
+    settings: Settings | None = None,
+    *,
     encoder: Encoder | None = None,
-    ter: bool = False,
-    params: align.AlignParams = align.AlignParams(),
-    windows: str = "mean",
-    disk_cache: bool = False,
-    token_flag: bool = True,
     progress: ProgressFn | None = None,
+    **overrides,
 ) -> Comparison:
     """Compare reference `a` with rendering `b`. Every sentence of both sides ends in exactly one pair.
 
-    `token_flag` (default): give the flag the pairs' contextual token vectors, which tell a rewording from a
-    loss (phrasing.py). The ONNX encoder keeps them from its pass over the sentences (UNIT_TOKEN_BYTES);
-    merged pairs, and sentences beyond that budget or embedded by another encoder, get a second pass.
-    False: no token vectors, the flag uses the sentence cosine instead."""
-    if mode not in MODES:
-        raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    if windows not in WINDOW_MODES:
-        raise InputError(f"unknown window embedding {windows!r}: use one of {', '.join(WINDOW_MODES)}")
+    `settings`: a Settings (default: its defaults); keyword arguments named like its fields override it
+    (`compare(a, b, mode="lines")`). `encoder`: a loaded encoder to use instead of `settings.model`.
+    With `token_flag` (default), the flag gets the pairs' contextual token vectors, which tell a rewording
+    from a loss (phrasing.py): the ONNX encoder keeps them from its pass over the sentences
+    (UNIT_TOKEN_BYTES); merged pairs, and sentences beyond that budget or embedded by another encoder, get
+    a second pass. Without, the flag uses the sentence cosine instead."""
+    settings = _settings(settings, overrides, encoder)
+    mode = settings.mode
     progress = progress or _noop
     doc_a = a if isinstance(a, Document) else read_text(a, "A")
     doc_b = b if isinstance(b, Document) else read_text(b, "B")
@@ -64,11 +60,35 @@ def compare(
         beads = None
     progress("segment", 1, 1)
 
-    model_name = model or (encoder.name if encoder is not None else DEFAULT_MODEL)
+    model_name = settings.model
     need_vectors = any(not u.furniture for u in units_a) and any(not u.furniture for u in units_b)
-    enc = encoder if encoder is not None else (get_encoder(model_name, backend) if need_vectors else None)
-    if disk_cache and enc is not None and enc.store is None and enc.backend != "hash":
+    enc = encoder if encoder is not None else (get_encoder(model_name, settings.backend) if need_vectors else None)
+    # the on-disk store serves this run only: a shared encoder goes back to how the caller had it
+    own_store = settings.disk_cache and enc is not None and enc.store is None and enc.backend != "hash"
+    if own_store:
         enc.use_disk_cache()
+    try:
+        return _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings, progress, notes)
+    finally:
+        if own_store:
+            enc.close_disk_cache()
+
+
+def _settings(settings: Settings | None, overrides: dict, encoder: Encoder | None) -> Settings:
+    settings = settings or Settings()
+    if "params" in overrides:  # the name before Settings
+        overrides["align"] = overrides.pop("params")
+    if "model" in overrides and not overrides["model"]:
+        del overrides["model"]  # no model given: the settings' own
+    if encoder is not None and "model" not in overrides and settings.model == DEFAULT_MODEL:
+        overrides["model"] = encoder.name  # a result names the model that made it
+    return settings.replace(**overrides) if overrides else settings
+
+
+def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, progress, notes) -> Comparison:
+    mode, ter, params, windows, token_flag = (settings.mode, settings.ter, settings.align, settings.windows,
+                                              settings.token_flag)
+    model_name = settings.model
 
     # the model's pass over the sentences also keeps their token vectors for the flag, within a budget
     unit_tokens: dict | None = {} if token_flag and enc is not None else None
@@ -81,7 +101,7 @@ def compare(
     cos = [p.cosine for p in scored if p.cosine is not None]
     corpus["mean_cosine"] = round(float(np.mean(cos)), 4) if cos else None
     corpus["pairs_scored"] = len(scored)
-    settings = {
+    recorded = {
         "mode": mode,
         "model": model_name,
         "backend": enc.backend if enc is not None else None,
@@ -100,7 +120,7 @@ def compare(
         b_sentences=[u.text for u in units_b],
         pairs=pairs,
         corpus=corpus,
-        settings=settings,
+        settings=recorded,
         a_paragraphs=[u.paragraph for u in units_a],
         b_paragraphs=[u.paragraph for u in units_b],
         a_furniture=[i for i, u in enumerate(units_a) if u.furniture],
@@ -133,7 +153,6 @@ def _aligned_units(text_a: str, text_b: str):
     return units_a, units_b, beads
 
 
-WINDOW_MODES = ("embed", "mean")
 LONG_WINDOW_CHARS = 1200  # about the 256 word pieces a MiniLM input holds
 
 

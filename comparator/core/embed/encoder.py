@@ -73,6 +73,12 @@ class EmbeddingStore:
                              [(self._key(k), np.asarray(v, dtype=np.float64).tobytes()) for k, v in values.items()])
         self._db.commit()
 
+    def close(self) -> None:
+        try:
+            self._db.close()
+        except Exception:  # closing a store that failed must not fail the run
+            pass
+
 
 class Encoder:
     name: str = ""
@@ -108,6 +114,11 @@ class Encoder:
         except Exception as exc:  # a read-only or full disk must not stop a run
             log.warning("embedding cache off: %s", exc)
             self.store = None
+
+    def close_disk_cache(self) -> None:
+        store, self.store = self.store, None
+        if store is not None:
+            store.close()
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Normalised embeddings, one row per text; distinct texts not seen before are embedded once."""
