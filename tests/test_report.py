@@ -1,9 +1,11 @@
 import csv
-import json
-import re
 import io
+import json
 
 from comparator import compare
+from comparator.core.marks import MARK_THRESHOLD
+from comparator.core.result import Comparison, Pair
+from comparator.render import report
 from comparator.render.report import highlight_html, to_csv, to_html
 
 PAYLOADS = ['<script>alert("x")</script>', '<img src=x onerror=alert(1)>', '"><b>bold</b>']
@@ -37,10 +39,6 @@ def test_csv_cells_cannot_be_formulas(hash_encoder):
 
 
 # ---- error probabilities: marks (p >= 0.5) and changes ---------------------------------------------------
-
-from comparator.core.marks import MARK_THRESHOLD  # noqa: E402
-from comparator.core.result import Comparison, Pair  # noqa: E402
-from comparator.render import report  # noqa: E402
 
 HOSTILE_KIND = '" onmouseover="alert(1)" x="<script>'
 
@@ -159,7 +157,7 @@ def test_html_report_shows_severity_when_the_engine_gives_it():
     assert "<th>severity</th>" not in report.to_html(r)
     r.pairs[0].severity = 5.25
     page = report.to_html(r)
-    assert "<th>severity</th>" in page and "<td>5.2</td>" in page or "<td>5.3</td>" in page
+    assert "<th>severity</th>" in page and "<td>5.2</td>" in page
     assert next(csv.DictReader(io.StringIO(report.to_csv(r))))["severity"] == "5.25"
 
 
