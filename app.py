@@ -12,12 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from comparator.dashboard.errors import show_failure
 from comparator.dashboard import history as dashboard_history, views
 from comparator.render import report
 from comparator.dashboard.cache import load_encoder, read_upload
 from comparator.core.documents import Document, decode, read_text
 from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL
-from comparator.core.errors import InputError
+from comparator.core.errors import InputError, first_line
 from comparator.core.result import Comparison
 from comparator.core.segment import MODES
 
@@ -104,9 +105,7 @@ def _select_from_table():
 
 
 def _fail(exc: Exception) -> None:
-    log.exception("dashboard failure")
-    first = (str(exc).strip().splitlines() or [""])[0][:200]
-    st.error(f"Something went wrong ({type(exc).__name__}){': ' + first if first else ''}")
+    show_failure(st, exc)
     st.stop()
 
 
@@ -354,7 +353,7 @@ try:
     df = frame(key, result)
 except InputError as exc:
     progress_slot.empty()
-    st.error(str(exc).strip().splitlines()[0] if str(exc).strip() else "bad input")
+    st.error(first_line(exc, "bad input"))
     st.caption("Change the input in the sidebar to go on.")
     st.stop()
 except Exception as exc:  # a bug or an unforeseen input: one line for the user, the traceback in the log

@@ -1,8 +1,14 @@
-"""Compare two renderings of the same text: align their sentences, score each pair, flag awkward phrasing.
+"""Compare two renderings of the same text: align their sentences, score each pair, mark where the
+rendering reads wrong.
 
-    from comparator import compare
-    result = compare(reference_text, rendering_text)      # -> Comparison
+    from comparator import Settings, compare
+    result = compare(reference_text, rendering_text)                # -> Comparison
+    result = compare(reference_text, rendering_text, Settings(mode="lines"))
     result.pairs[0].cosine, result.corpus["chrf"]
+
+The package: `core/` is the pipeline (read -> segment -> embed -> align -> score -> mark), `analysis/`
+what is built on comparisons (several systems, run history, batch), `render/` the exports, `cli/` the
+command line and `dashboard/` everything that imports streamlit.
 """
 __version__ = "0.2.0"
 
@@ -23,4 +29,12 @@ def compare_files(*args, **kwargs):
     return _compare_files(*args, **kwargs)
 
 
-__all__ = ["compare", "compare_files", "Comparison", "Pair", "InputError", "__version__"]
+def __getattr__(name: str):
+    if name == "Settings":  # lazily too: it names the encoders' defaults
+        from comparator.core.settings import Settings
+
+        return Settings
+    raise AttributeError(f"module 'comparator' has no attribute {name!r}")
+
+
+__all__ = ["compare", "compare_files", "Settings", "Comparison", "Pair", "InputError", "__version__"]

@@ -3,13 +3,13 @@ comparator.analysis.systems; the page itself is comparator.dashboard.systems).""
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 import streamlit as st  # noqa: E402
 
+from comparator.dashboard.errors import show_failure  # noqa: E402
 from comparator.dashboard import history as dashboard_history, systems as dashboard_systems  # noqa: E402
 from comparator.core.documents import Document, decode  # noqa: E402
 from comparator.dashboard.cache import load_encoder, read_upload  # noqa: E402
@@ -34,6 +34,4 @@ def open_systems_json(data: bytes, name: str) -> SystemsComparison:
 try:
     dashboard_systems.render(st, score_systems, read_upload, open_systems_json, dashboard_history.saver(st), ROOT)
 except Exception as exc:  # a bug or an unforeseen input: one line for the user, the traceback in the log
-    log.exception("dashboard failure")
-    first = (str(exc).strip().splitlines() or [""])[0][:200]
-    st.error(f"Something went wrong ({type(exc).__name__}){': ' + first if first else ''}")
+    show_failure(st, exc)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 import streamlit as st  # noqa: E402
 
+from comparator.dashboard.errors import show_failure  # noqa: E402
 from comparator.dashboard import history as dashboard_history  # noqa: E402
 
 st.set_page_config(page_title="Saved runs · Translation comparator", page_icon="🔎", layout="wide")
@@ -18,6 +18,4 @@ log = logging.getLogger("comparator.app")
 try:
     dashboard_history.render(st)
 except Exception as exc:  # a bug or an unforeseen input: one line for the user, the traceback in the log
-    log.exception("dashboard failure")
-    first = (str(exc).strip().splitlines() or [""])[0][:200]
-    st.error(f"Something went wrong ({type(exc).__name__}){': ' + first if first else ''}")
+    show_failure(st, exc)

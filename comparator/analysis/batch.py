@@ -33,10 +33,12 @@ from typing import Any, Callable, Iterable, Iterator
 
 from comparator import __version__
 from comparator.core.documents import MAX_BYTES, read_path
-from comparator.core.errors import InputError
+from comparator.core.errors import InputError, first_line
+from comparator.core.metrics import CORPUS
 from comparator.core.settings import Settings
+from comparator.render.cells import spreadsheet_safe
 
-SUMMARY_FIELDS = ["name", "status", "a", "b", "a_sentences", "b_sentences", "pairs_scored", "bleu", "chrf",
+SUMMARY_FIELDS = ["name", "status", "a", "b", "a_sentences", "b_sentences", "pairs_scored", *CORPUS,
                   "mean_cosine", "flagged", "seconds", "result", "error"]
 STATE_FILE = ".batch-state.jsonl"
 PAIRS_DIR = "pairs"
@@ -195,7 +197,7 @@ def summary_fields(result) -> dict[str, Any]:
 
     c = result.corpus
     return {"a_sentences": len(result.a_sentences), "b_sentences": len(result.b_sentences),
-            "pairs_scored": c.get("pairs_scored"), "bleu": c.get("bleu"), "chrf": c.get("chrf"),
+            "pairs_scored": c.get("pairs_scored"), **{m: c.get(m) for m in CORPUS},
             "mean_cosine": c.get("mean_cosine"), "flagged": flagged(result)}
 
 
@@ -212,17 +214,12 @@ def score_task(task: dict[str, Any], settings: Settings, encoder) -> dict[str, A
         result = compare(doc_a, doc_b, settings, encoder=encoder)
         out.update(ok=True, json=result.to_json(), summary=summary_fields(result))
     except InputError as exc:
-        out["error"] = _first_line(exc) or "bad input"
+        out["error"] = first_line(exc) or "bad input"
     except Exception as exc:  # a bug or an unforeseen input: this pair fails, the batch goes on
-        out["error"] = f"internal error: {type(exc).__name__}: {_first_line(exc)}"
+        out["error"] = f"internal error: {type(exc).__name__}: {first_line(exc)}"
     out["seconds"] = round(time.perf_counter() - start, 3)
     out["worker"] = os.getpid()
     return out
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else ""
 
 
 # ---- the run -----------------------------------------------------------------------------------------
@@ -316,7 +313,7 @@ def run_batch(items: list[Item], outdir: str, settings: Settings, engine: str = 
         try:
             a, b = _read_bytes(it.a_path, it.a), _read_bytes(it.b_path, it.b)
         except InputError as exc:
-            finish(pos, {**row, "status": "failed", "error": _first_line(exc), "result": None}, None)
+            finish(pos, {**row, "status": "failed", "error": first_line(exc), "result": None}, None)
             continue
         key = pair_key(a, b, settings.engine_dict())
         hashes[pos] = {"a_sha256": hashlib.sha256(a).hexdigest(), "b_sha256": hashlib.sha256(b).hexdigest()}
@@ -334,7 +331,7 @@ def run_batch(items: list[Item], outdir: str, settings: Settings, engine: str = 
             try:
                 a, b = _read_bytes(it.a_path, it.a), _read_bytes(it.b_path, it.b)
             except InputError as exc:
-                yield pos, it, key, {"error": _first_line(exc)}
+                yield pos, it, key, {"error": first_line(exc)}
                 continue
             yield pos, it, key, {"name": it.name, "a": it.a, "b": it.b, "a_bytes": a, "b_bytes": b}
 
@@ -430,7 +427,7 @@ def start_ray(address: str | None, workers: int | None):
         hint = ""
         if address is not None and not os.environ.get("RAY_AUTH_MODE"):
             hint = " (a cluster with token authentication needs RAY_AUTH_MODE=token and its token)"
-        raise InputError(f"cannot start Ray: {_first_line(exc) or type(exc).__name__}{hint}") from None
+        raise InputError(f"cannot start Ray: {first_line(exc) or type(exc).__name__}{hint}") from None
     return ray
 
 
@@ -447,7 +444,7 @@ def _scorer_class(ray):
             try:
                 self.encoder = get_encoder(settings.model, settings.backend)
             except Exception as exc:  # reported by ready(), as the local engine would
-                self.encoder, self.error = None, _first_line(exc) or type(exc).__name__
+                self.encoder, self.error = None, first_line(exc) or type(exc).__name__
 
         def ready(self):
             return {"pid": os.getpid(), "error": self.error}
@@ -472,7 +469,7 @@ def _run_ray(tasks: Iterable, settings: Settings, collect, ray_address: str | No
         try:
             states = ray.get([a.ready.remote() for a in actors])
         except Exception as exc:
-            raise InputError(f"cannot start Ray workers: {_first_line(exc) or type(exc).__name__}") from None
+            raise InputError(f"cannot start Ray workers: {first_line(exc) or type(exc).__name__}") from None
         errors = [s["error"] for s in states if s["error"]]
         if errors:
             raise InputError(errors[0])
@@ -500,7 +497,7 @@ def _run_ray(tasks: Iterable, settings: Settings, collect, ray_address: str | No
                 try:
                     out = ray.get(ref)
                 except Exception as exc:  # the worker died (e.g. out of memory): this pair fails, others go on
-                    out = {"ok": False, "error": f"worker failed: {_first_line(exc) or type(exc).__name__}"}
+                    out = {"ok": False, "error": f"worker failed: {first_line(exc) or type(exc).__name__}"}
                     actor = scorer.remote(settings)
                 idle.append(actor)
                 collect(pos, it, key, out)
@@ -513,8 +510,7 @@ def _run_ray(tasks: Iterable, settings: Settings, collect, ray_address: str | No
 def _tsv_cell(v) -> str:
     if v is None:
         return ""
-    s = " ".join(str(v).split())
-    return "'" + s if s[:1] in ("=", "+", "-", "@") else s
+    return spreadsheet_safe(" ".join(str(v).split()))
 
 
 def write_summary(report: BatchReport) -> None:

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from comparator.core.errors import InputError
+from comparator.core.metrics import CORPUS
 from comparator.core.result import Comparison
 
 ENV = "MT_COMPARATOR_HISTORY"
@@ -231,7 +232,7 @@ def inputs_of(*docs_roles) -> list[dict[str, Any]]:
 
 # ---- listing -----------------------------------------------------------------------------------------
 
-LIST_COLUMNS = ["id", "created", "kind", "source", "reference", "renderings", "mode", "model", "bleu", "chrf",
+LIST_COLUMNS = ["id", "created", "kind", "source", "reference", "renderings", "mode", "model", *CORPUS,
                 "mean_cosine", "flagged", "label"]
 
 
@@ -242,14 +243,14 @@ def list_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         settings, corpus = r.get("settings") or {}, r.get("corpus") or {}
         row = {"id": r["id"], "created": r["created"], "kind": r["kind"], "source": r["source"],
                "reference": r.get("reference_name") or "", "renderings": ", ".join(r.get("names") or []),
-               "mode": settings.get("mode"), "model": settings.get("model"), "bleu": corpus.get("bleu"),
-               "chrf": corpus.get("chrf"), "mean_cosine": corpus.get("mean_cosine"), "flagged": corpus.get("flagged"),
+               "mode": settings.get("mode"), "model": settings.get("model"),
+               **{m: corpus.get(m) for m in CORPUS}, "mean_cosine": corpus.get("mean_cosine"), "flagged": corpus.get("flagged"),
                "label": r.get("label") or (f"batch {r['batch']}" if r.get("batch") else "")}
         if r["kind"] == "compare":
             table = corpus.get("table") or []
             best = min(table, key=lambda t: t.get("rank", 99), default=None)
             if best:  # the best-ranked system's numbers
-                row.update(bleu=best.get("bleu"), chrf=best.get("chrf"), mean_cosine=best.get("mean_cosine"),
+                row.update(**{m: best.get(m) for m in CORPUS}, mean_cosine=best.get("mean_cosine"),
                            flagged=best.get("flagged"), label=(row["label"] + " " if row["label"] else "")
                            + f"best: {best.get('system')}")
         rows.append(row)
@@ -321,8 +322,7 @@ def diff_results(old: Comparison, new: Comparison, old_label: str = "old", new_l
     corpus = {}
     oc, nc = old.counts(), new.counts()
     values = {
-        "bleu": (old.corpus.get("bleu"), new.corpus.get("bleu")),
-        "chrf": (old.corpus.get("chrf"), new.corpus.get("chrf")),
+        **{m: (old.corpus.get(m), new.corpus.get(m)) for m in CORPUS},
         "mean_cosine": (old.corpus.get("mean_cosine"), new.corpus.get("mean_cosine")),
         "pairs_scored": (old.corpus.get("pairs_scored"), new.corpus.get("pairs_scored")),
         "flagged": (flagged(old), flagged(new)),

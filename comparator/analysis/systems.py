@@ -14,14 +14,12 @@ would in any corpus BLEU. Page furniture is left out on both sides, as in the en
 The segment-level BLEU and chrF are therefore corpus scores over the shared segments; they differ from
 each system's own `corpus` scores (over its aligned pairs only) when a system drops or adds sentences.
 
-Pure: no UI, no printing. `compare_systems` returns a `SystemsComparison`, serialised as the JSON of
+Pure: no UI, no printing (the renderers are in comparator.render.systems). `compare_systems` returns a
+`SystemsComparison`, serialised as the JSON of
 `python -m comparator compare`.
 """
 from __future__ import annotations
 
-import csv
-import html
-import io
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -31,12 +29,11 @@ from typing import Any, Callable
 from comparator import __version__
 from comparator.core.documents import Document, normalise, read_text
 from comparator.core.errors import InputError
+from comparator.core.metrics import CORPUS
+from comparator.core.marks import FLAG_THRESHOLD
 from comparator.core.result import Comparison, json_object
 from comparator.core.settings import Settings
 
-# A pair is "flagged" when its flag is at least this: the point where the dashboard's badge turns red.
-# Sentences found in only one rendering have flag 1.0 and so always count; furniture never does.
-FLAG_THRESHOLD = 0.5
 DEFAULT_SAMPLES = 1000
 # sacrebleu's paired tests read their seed from this variable (default 12345): results are reproducible.
 SEED_ENV = "SACREBLEU_SEED"
@@ -279,9 +276,11 @@ def _segments(first, groups, refs, results, per_system) -> list[Segment]:
 
 @lru_cache(maxsize=None)
 def _test_metrics():
-    from sacrebleu.metrics import BLEU, CHRF
+    import sacrebleu.metrics as sm
 
-    return {"bleu": BLEU(), "chrf": CHRF()}
+    from comparator.core.metrics import CORPUS, METRICS
+
+    return {name: getattr(sm, METRICS[name].sacrebleu)() for name in CORPUS}
 
 
 def _seed() -> str:
@@ -295,12 +294,14 @@ def paired_bootstrap(names: list[str], hypotheses: list[list[str]], references: 
     baseline (the first) the p-value of its difference from the baseline."""
     from sacrebleu.significance import PairedTest
 
+    from comparator.core.metrics import METRICS
+
     m = _test_metrics()
-    metrics = {"BLEU": m["bleu"], "chrF": m["chrf"]}
-    test = PairedTest(list(zip(names, hypotheses)), metrics, [references], test_type="bs", n_samples=n_samples,
-                      n_jobs=1)
+    labels = {name: METRICS[name].label for name in m}
+    test = PairedTest(list(zip(names, hypotheses)), {labels[n]: scorer for n, scorer in m.items()}, [references],
+                      test_type="bs", n_samples=n_samples, n_jobs=1)
     signatures, scores = test()
-    keys = {"bleu": next(k for k in scores if k.startswith("BLEU")), "chrf": next(k for k in scores if k.startswith("chrF"))}
+    keys = {name: next(k for k in scores if k.startswith(labels[name])) for name in m}
     systems = []
     for pos, name in enumerate(names):
         # sacrebleu counts resampled differences strictly above the observed one, so a system identical to
@@ -320,8 +321,7 @@ def paired_bootstrap(names: list[str], hypotheses: list[list[str]], references: 
         "baseline": names[0],
         "segments": len(references),
         "level": SIGNIFICANCE_LEVEL,
-        "bleu_signature": str(signatures[keys["bleu"]]),
-        "chrf_signature": str(signatures[keys["chrf"]]),
+        **{f"{name}_signature": str(signatures[key]) for name, key in keys.items()},
         "systems": systems,
     }
 
@@ -337,7 +337,7 @@ def _table(names, results, significance, threshold) -> list[dict[str, Any]]:
         s = sig.get(name, {})
         counts = r.counts()
         row: dict[str, Any] = {"system": name, "rank": 0}
-        for metric in ("bleu", "chrf"):
+        for metric in CORPUS:
             m = s.get(metric) or {}
             row[metric] = m.get("score")
             row[f"{metric}_mean"] = m.get("mean")
@@ -361,112 +361,3 @@ def _table(names, results, significance, threshold) -> list[dict[str, Any]]:
     for rank, i in enumerate(order, 1):
         rows[i]["rank"] = rank
     return rows
-
-
-# ---- renderers ---------------------------------------------------------------------------------------
-
-TABLE_COLUMNS = ["rank", "system", "bleu", "bleu_ci", "bleu_p", "chrf", "chrf_ci", "chrf_p", "mean_cosine",
-                 "flagged", "pairs_scored", "only_in_reference", "only_in_system", "corpus_bleu", "corpus_chrf"]
-
-
-def _cell(v):
-    if v is None:
-        return ""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v  # a formula to spreadsheet programs otherwise
-    return v
-
-
-def to_delimited(sc: SystemsComparison, delimiter: str = ",") -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=TABLE_COLUMNS, delimiter=delimiter, lineterminator="\n",
-                       extrasaction="ignore")
-    w.writeheader()
-    for row in sc.table:
-        w.writerow({k: _cell(row.get(k)) for k in TABLE_COLUMNS})
-    return buf.getvalue()
-
-
-def _pm(score, ci) -> str:
-    if score is None:
-        return "–"
-    return f"{score:.2f} ± {ci:.2f}" if ci is not None else f"{score:.2f}"
-
-
-def _p(p) -> str:
-    if p is None:
-        return "baseline"
-    return f"p={p:.4f}" + (" *" if p < SIGNIFICANCE_LEVEL else "")
-
-
-def text_rows(sc: SystemsComparison) -> list[list[str]]:
-    """The system table as strings, in input order (baseline first): what the text and HTML reports show."""
-    out = []
-    for r in sc.table:
-        out.append([str(r["rank"]), r["system"], _pm(r["bleu"], r["bleu_ci"]), _p(r["bleu_p"]),
-                    _pm(r["chrf"], r["chrf_ci"]), _p(r["chrf_p"]),
-                    "–" if r["mean_cosine"] is None else f"{r['mean_cosine']:.4f}", str(r["flagged"])])
-    return out
-
-
-TEXT_HEADER = ["rank", "system", "BLEU ± 95% CI", "vs baseline", "chrF ± 95% CI", "vs baseline", "cosine",
-               "flagged"]
-
-
-def to_text(sc: SystemsComparison) -> str:
-    rows = [TEXT_HEADER, *text_rows(sc)]
-    widths = [max(len(r[c]) for r in rows) for c in range(len(TEXT_HEADER))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-    s = sc.significance
-    if s:
-        lines.append("")
-        lines.append(f"Paired bootstrap resampling, {s['n_samples']} samples, seed {s['seed']}, over {s['segments']} "
-                     f"reference segments; baseline {s['baseline']}; * p < {s['level']}.")
-        lines.append(f"BLEU {s['bleu_signature']}")
-        lines.append(f"chrF {s['chrf_signature']}")
-    lines.append(f"flagged: pairs with flag >= {sc.settings.get('flag_threshold', FLAG_THRESHOLD)} "
-                 "(sentences found in one rendering only included, page furniture not).")
-    lines.extend(f"note: {n}" for n in sc.notes)
-    return "\n".join(lines) + "\n"
-
-
-def to_html(sc: SystemsComparison, disputed: int = 10) -> str:
-    esc = html.escape
-    head = "".join(f"<th>{esc(h)}</th>" for h in TEXT_HEADER)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in text_rows(sc))
-    s = sc.significance or {}
-    sys_head = "".join(f"<th>{esc(n)}</th>" for n in sc.names)
-    seg_rows = []
-    for i in sc.most_disputed(disputed):
-        seg = sc.segments[i]
-        cells = "".join(f"<td>{esc(h) or '<i>(left out)</i>'}<br><small>chrF {c:.1f} · flag {f:.2f}</small></td>"
-                        for h, c, f in zip(seg.hypotheses, seg.chrf, seg.flag))
-        seg_rows.append(f"<tr><td>{esc(' '.join(map(str, seg.a)))}</td><td>{esc(seg.reference)}</td>{cells}"
-                        f"<td>{seg.disagreement:.1f}</td></tr>")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Systems compared</title>
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<style>
-body{{font-family:system-ui,sans-serif;margin:1.5em}} table{{border-collapse:collapse;width:100%;margin-bottom:1.5em}}
-td,th{{border:1px solid #ccc;padding:4px 6px;vertical-align:top;font-size:14px}} th{{background:#f4f4f4}}
-</style></head><body>
-<h1>Systems compared</h1>
-<p>Reference: {esc(sc.reference_name)} · mode {esc(str(sc.settings.get('mode', '')))} · model {esc(str(sc.settings.get('model', '')))}</p>
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
-<p>Paired bootstrap resampling ({esc(str(s.get('n_samples', '')))} samples, seed {esc(str(s.get('seed', '')))}) over
-{esc(str(s.get('segments', '')))} reference segments; baseline {esc(str(s.get('baseline', '')))}; * p &lt; {SIGNIFICANCE_LEVEL}.<br>
-BLEU <code>{esc(str(s.get('bleu_signature', '')))}</code><br>chrF <code>{esc(str(s.get('chrf_signature', '')))}</code></p>
-<h2>Where the systems disagree most</h2>
-<table><thead><tr><th>reference sentences</th><th>reference</th>{sys_head}<th>chrF spread</th></tr></thead>
-<tbody>{''.join(seg_rows)}</tbody></table>
-</body></html>
-"""
-
-
-FORMATS = {
-    "json": lambda sc: sc.to_json(),
-    "csv": lambda sc: to_delimited(sc, ","),
-    "tsv": lambda sc: to_delimited(sc, "\t"),
-    "html": to_html,
-    "text": to_text,
-}

@@ -13,7 +13,8 @@ import os
 import sys
 import time
 
-from comparator.core.errors import InputError
+from comparator.core.errors import InputError, first_line
+from comparator.core.marks import FLAG_THRESHOLD
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,8 +84,8 @@ def _add_compare(sub) -> None:
     c.add_argument("-o", "--output", help="write here instead of stdout")
     c.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="paired bootstrap resamples (default 1000; seed from SACREBLEU_SEED, default 12345)")
-    c.add_argument("--flag-threshold", type=float, default=0.5, metavar="F",
-                   help="a pair counts as flagged when its flag is at least this (default 0.5)")
+    c.add_argument("--flag-threshold", type=float, default=FLAG_THRESHOLD, metavar="F",
+                   help=f"a pair counts as flagged when its flag is at least this (default {FLAG_THRESHOLD})")
     _engine_options(c)
     _history_options(c)
 
@@ -212,7 +213,8 @@ def _show_progress(args, size: int) -> bool:
 def _run_compare(args) -> int:
     from comparator.core.documents import read_path
     from comparator.analysis.history import inputs_of
-    from comparator.analysis.systems import FORMATS, compare_systems, default_name
+    from comparator.analysis.systems import compare_systems, default_name
+    from comparator.render.systems import FORMATS
 
     if len(args.systems) < 2:
         raise InputError("compare needs at least two systems (for one, use: score REFERENCE SYSTEM)")
@@ -340,7 +342,8 @@ def _show_text(run: dict) -> str:
     for entry in run.get("inputs") or []:
         lines.append(f"{entry.get('role')}: {entry.get('name')}  sha256 {entry.get('sha256') or '–'}")
     if run["kind"] == "compare":
-        from comparator.analysis.systems import SystemsComparison, to_text
+        from comparator.analysis.systems import SystemsComparison
+        from comparator.render.systems import to_text
 
         lines.append("")
         lines.append(to_text(SystemsComparison.from_dict(run["result"])).rstrip())
@@ -369,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                              "batch MANIFEST or history (see --help)")
         return commands[args.command](args)
     except InputError as exc:
-        print(f"error: {str(exc).splitlines()[0] if str(exc) else 'bad input'}", file=sys.stderr)
+        print(f"error: {first_line(exc, 'bad input')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -384,6 +387,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure: still one line unless asked for more
         if debug:
             raise
-        print(f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+        print(f"error: internal error: {type(exc).__name__}: {first_line(exc)}",
               file=sys.stderr)
         return 1

@@ -1,12 +1,46 @@
-"""Per-pair and corpus scores from sacrebleu (BLEU, chrF, optional TER), built once and reused.
+"""The metrics, in one registry: each has a name (its field in pairs and corpus), a label, a direction,
+bounds, the digits it is shown with, and, for sacrebleu's, the signature that makes a figure reproducible.
+Views, renderers, systems, history and batch read `METRICS`; a new metric is one entry here (and its
+sentence/corpus function).
 
-The reference side (A) is the reference; the rendering under review (B) is the hypothesis. Every
-corpus score carries sacrebleu's signature so that figures are reproducible and comparable.
+The reference side (A) is the reference; the rendering under review (B) is the hypothesis.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the field in pairs and in corpus
+    label: str  # as people write it
+    higher_is_better: bool
+    bounds: tuple[float, float]
+    digits: int  # shown with this many decimals
+    sacrebleu: str | None = None  # the sacrebleu class behind it (None: computed by the engine)
+    optional: bool = False  # computed only when asked (TER)
+    description: str = ""
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("cosine", "cosine", True, (0.0, 1.0), 3, description="embedding cosine of the two sides"),
+    Metric("chrf", "chrF", True, (0.0, 100.0), 1, "CHRF", description="character n-gram F-score (sacrebleu)"),
+    Metric("bleu", "BLEU", True, (0.0, 100.0), 1, "BLEU", description="word n-gram precision (sacrebleu)"),
+    Metric("ter", "TER", False, (0.0, 100.0), 1, "TER", optional=True,
+           description="edits per reference word (sacrebleu)"),
+)}
+# the sacrebleu metrics, in the order corpus scores are reported (the always-computed ones first)
+SACREBLEU = tuple(sorted((m.name for m in METRICS.values() if m.sacrebleu),
+                         key=lambda n: (METRICS[n].optional, n)))
+
+# computed in every run, for every corpus and system: what tables of corpus scores show
+CORPUS = tuple(n for n in SACREBLEU if not METRICS[n].optional)
+
+
+def wanted(ter: bool = False) -> tuple[str, ...]:
+    """The sacrebleu metrics a run computes: the optional ones only when asked."""
+    return tuple(n for n in SACREBLEU if not METRICS[n].optional or (n == "ter" and ter))
 
 
 @dataclass(frozen=True)
@@ -18,43 +52,38 @@ class SentenceScores:
 
 @lru_cache(maxsize=None)
 def _metrics():
-    from sacrebleu.metrics import BLEU, CHRF, TER
+    import sacrebleu.metrics as sm
 
-    out = {
-        "sent_bleu": BLEU(effective_order=True),
-        "bleu": BLEU(),
-        "chrf": CHRF(),
-        "ter": TER(),
-    }
-    for name in ("bleu", "chrf", "ter"):  # a signature needs one evaluation to know the reference count
+    out = {name: getattr(sm, METRICS[name].sacrebleu)() for name in SACREBLEU}
+    out["sent_bleu"] = sm.BLEU(effective_order=True)  # sentence BLEU needs effective order
+    for name in SACREBLEU:  # a signature needs one evaluation to know the reference count
         out[name].corpus_score(["x"], [["x"]])
     return out
 
 
+def signature(name: str) -> str:
+    return str(_metrics()[name].get_signature())
+
+
 def sentence_scores(reference: str, hypothesis: str, ter: bool = False) -> SentenceScores:
     m = _metrics()
-    bleu = m["sent_bleu"].sentence_score(hypothesis, [reference]).score
-    chrf = m["chrf"].sentence_score(hypothesis, [reference]).score
-    t = m["ter"].sentence_score(hypothesis, [reference]).score if ter else None
-    return SentenceScores(round(bleu, 4), round(chrf, 4), None if t is None else round(t, 4))
+    out = {}
+    for name in wanted(ter):
+        scorer = m["sent_bleu"] if name == "bleu" else m[name]
+        out[name] = round(scorer.sentence_score(hypothesis, [reference]).score, 4)
+    return SentenceScores(**out)
 
 
 def corpus_scores(references: list[str], hypotheses: list[str], ter: bool = False) -> dict:
-    """Corpus BLEU/chrF (and TER) with signatures; None scores when there is nothing to score."""
+    """Corpus scores with signatures; None scores when there is nothing to score."""
     m = _metrics()
-    out: dict = {
-        "bleu": None,
-        "chrf": None,
-        "bleu_signature": str(m["bleu"].get_signature()),
-        "chrf_signature": str(m["chrf"].get_signature()),
-    }
-    if ter:
-        out["ter"] = None
-        out["ter_signature"] = str(m["ter"].get_signature())
-    if not hypotheses:
-        return out
-    out["bleu"] = round(m["bleu"].corpus_score(hypotheses, [references]).score, 4)
-    out["chrf"] = round(m["chrf"].corpus_score(hypotheses, [references]).score, 4)
-    if ter:
-        out["ter"] = round(m["ter"].corpus_score(hypotheses, [references]).score, 4)
+    names = wanted(ter)
+    out: dict = {}
+    base = [n for n in names if not METRICS[n].optional]
+    for group in (base, [n for n in names if METRICS[n].optional]):
+        out.update({name: None for name in group})
+        out.update({f"{name}_signature": signature(name) for name in group})
+    if hypotheses:
+        for name in names:
+            out[name] = round(m[name].corpus_score(hypotheses, [references]).score, 4)
     return out

@@ -13,7 +13,7 @@ import pandas as pd
 
 from comparator.analysis import history as hist
 from comparator.dashboard import views
-from comparator.core.errors import InputError
+from comparator.core.errors import InputError, first_line
 
 MAIN_PAGE = "app.py"
 SYSTEMS_PAGE = "pages/1_Several_systems.py"
@@ -78,7 +78,7 @@ def saver(st, path: str | None = None) -> Callable:
             st.session_state["saved_message"] = (f"Saved as run {run_id}" if new else
                                                  f"Already saved as run {run_id}") + f" in {where}."
         except InputError as exc:
-            st.session_state["saved_message"] = f"Not saved: {str(exc).splitlines()[0]}"
+            st.session_state["saved_message"] = f"Not saved: {first_line(exc)}"
 
     return save
 
@@ -183,7 +183,7 @@ def compare_two(st, h: hist.History, by_id: dict[int, dict]) -> None:
         new, new_label = h.comparison(new_ref)
         d = hist.diff_results(old, new, old_label, new_label)
     except InputError as exc:
-        st.warning(str(exc).splitlines()[0])
+        st.warning(first_line(exc))
         return
     row = st.container(horizontal=True, wrap=True, gap="medium")
     for label, value, delta, colour in corpus_metrics(d):

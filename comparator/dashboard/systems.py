@@ -138,7 +138,7 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
     """The whole page. `score_systems(ref_doc, docs, names, mode, model, n_samples)` returns a
     SystemsComparison (cached by the page); `save(kind, result_dict, label)` stores a run."""
     from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL
-    from comparator.core.errors import InputError
+    from comparator.core.errors import InputError, first_line
     from comparator.core.segment import MODES
     from comparator.analysis.systems import default_name, unique_names
 
@@ -192,7 +192,7 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
                 sc = score_systems(ref, tuple(docs), tuple(names), mode, (model or "").strip() or DEFAULT_MODEL,
                                    int(n_samples))
     except InputError as exc:
-        st.error(str(exc).strip().splitlines()[0] if str(exc).strip() else "bad input")
+        st.error(first_line(exc, "bad input"))
         return
     show(st, sc, save)
 
@@ -221,7 +221,7 @@ def show(st, sc: SystemsComparison, save: Callable | None = None) -> None:
     row = st.container(horizontal=True)
     row.download_button("JSON (as the CLI writes it)", sc.to_json(), "systems.json", "application/json",
                         key="sys_dl_json", on_click="ignore")
-    from comparator.analysis.systems import to_html
+    from comparator.render.systems import to_html
 
     row.download_button("HTML report", to_html(sc), "systems.html", "text/html", key="sys_dl_html", on_click="ignore")
     if save is not None:

@@ -13,20 +13,21 @@ from difflib import SequenceMatcher
 
 import pandas as pd
 
-from comparator.core.marks import is_mark
+from comparator.core.marks import FLAG_THRESHOLD, is_mark
+from comparator.core.metrics import METRICS
 from comparator.core.result import Comparison
 from comparator.render import report
 from comparator.render.report import clean_spans, highlight_html
 
-# Per-pair scores, in the order the dashboard shows them. TER only exists when the engine computed it.
-SCORES = ("flag", "cosine", "chrf", "bleu", "ter")
-LABELS = {"flag": "flag", "cosine": "cosine", "chrf": "chrF", "bleu": "BLEU", "ter": "TER",
-          "document": "document order"}
+# Per-pair scores, in the order the dashboard shows them: the flag, then the metric registry's. TER only
+# exists when the engine computed it.
+SCORES = ("flag", *METRICS)
+LABELS = {"flag": "flag", **{m.name: m.label for m in METRICS.values()}, "document": "document order"}
 # For these a high value is bad; for the others a low value is bad.
-HIGHER_IS_WORSE = {"flag", "ter"}
+HIGHER_IS_WORSE = {"flag", *(m.name for m in METRICS.values() if not m.higher_is_better)}
 # The scale each score lives on (the range sliders' ends); a value outside widens its slider.
-BOUNDS = {"flag": (0.0, 1.0), "cosine": (0.0, 1.0), "chrf": (0.0, 100.0), "bleu": (0.0, 100.0), "ter": (0.0, 100.0)}
-DIGITS = {"flag": 2, "cosine": 3, "chrf": 1, "bleu": 1, "ter": 1, "confidence": 2, "severity": 1}
+BOUNDS = {"flag": (0.0, 1.0), **{m.name: m.bounds for m in METRICS.values()}}
+DIGITS = {"flag": 2, **{m.name: m.digits for m in METRICS.values()}, "confidence": 2, "severity": 1}
 
 ONLY_A, ONLY_B, FURNITURE = "only in A", "only in B", "furniture"
 
@@ -331,10 +332,10 @@ _MISSING = "color:#999;font-style:italic"
 
 
 def flag_colour(flag) -> str:
-    """A background for the flag badge: green for low flags through amber to red from 0.5 up."""
+    """A background for the flag badge: green for low flags through amber to red from FLAG_THRESHOLD up."""
     if flag is None or (isinstance(flag, float) and math.isnan(flag)):
         return "#eeeeee"
-    hue = 120.0 * (1.0 - min(1.0, max(0.0, float(flag)) / 0.5))
+    hue = 120.0 * (1.0 - min(1.0, max(0.0, float(flag)) / FLAG_THRESHOLD))
     return f"hsl({hue:.0f},75%,82%)"
 
 

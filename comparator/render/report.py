@@ -15,10 +15,14 @@ import math
 import re
 
 from comparator.core.marks import MARK_THRESHOLD, is_mark
-from comparator.core.result import Comparison
+from comparator.core.metrics import METRICS
+from comparator.core.result import Comparison, Pair
+from comparator.render.cells import spreadsheet_safe
 
+# the registry's metrics in the order a pair's JSON has them
+PAIR_METRICS = [f for f in Pair.__dataclass_fields__ if f in METRICS]
 # New columns go at the end: scripts cut these files by column number.
-COLUMNS = ["pair", "type", "a", "b", "a_text", "b_text", "cosine", "bleu", "chrf", "ter", "flag", "confidence",
+COLUMNS = ["pair", "type", "a", "b", "a_text", "b_text", *PAIR_METRICS, "flag", "confidence",
            "furniture", "a_spans", "b_spans", "severity", "marks", "a_marks", "b_marks"]
 
 SPAN_COLOURS = {
@@ -161,7 +165,7 @@ def rows(result: Comparison) -> list[dict]:
         a_spans, b_spans = clean_spans(p.a_spans, a_text), clean_spans(p.b_spans, b_text)
         out.append({
             "pair": n, "type": p.type, "a": " ".join(map(str, p.a)), "b": " ".join(map(str, p.b)),
-            "a_text": p.a_text, "b_text": p.b_text, "cosine": p.cosine, "bleu": p.bleu, "chrf": p.chrf, "ter": p.ter,
+            "a_text": p.a_text, "b_text": p.b_text, **{m: getattr(p, m) for m in PAIR_METRICS},
             "flag": p.flag, "confidence": p.confidence, "furniture": p.furniture,
             "a_spans": json.dumps(p.a_spans, ensure_ascii=False), "b_spans": json.dumps(p.b_spans, ensure_ascii=False),
             "severity": getattr(p, "severity", None),
@@ -172,10 +176,7 @@ def rows(result: Comparison) -> list[dict]:
 
 
 def _safe_cell(value):
-    # a cell starting with = + - @ is a formula to spreadsheet programs; user text must stay text
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
+    return "" if value is None else spreadsheet_safe(value)
 
 
 def to_delimited(result: Comparison, delimiter: str = ",") -> str:

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from comparator.core.errors import InputError
+from comparator.core.errors import InputError, first_line
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 HASH_MODEL = "hash"
@@ -516,7 +516,7 @@ def _load_sentence_transformer(model: str):
     try:
         return SentenceTransformer(path, device="cpu", local_files_only=local)
     except Exception as exc:  # any loader failure is the user's model choice: one line, no traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc, type(exc).__name__)
         raise InputError(f"cannot load model {model!r}: {first[:200]}") from None
 
 
@@ -540,8 +540,8 @@ def _make_encoder(model: str, backend: str) -> Encoder:
             raise
         except Exception as exc:  # export or runtime unavailable: the torch path gives the same vectors
             if backend == "onnx":
-                raise InputError(f"cannot run {model!r} with ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
-            log.warning("ONNX Runtime cannot run %s (%s); using torch", model, str(exc).splitlines()[0][:200])
+                raise InputError(f"cannot run {model!r} with ONNX Runtime: {first_line(exc, limit=200)}") from None
+            log.warning("ONNX Runtime cannot run %s (%s); using torch", model, first_line(exc, limit=200))
     elif backend == "onnx":
         raise InputError(f"{model!r} is not a local mean-pooling sentence-transformers folder; use --backend torch")
     return SentenceTransformerEncoder(model)

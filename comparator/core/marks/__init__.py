@@ -8,6 +8,9 @@ with p >= MARK_THRESHOLD are *marks*; the others are *changes*. Older results ca
 from __future__ import annotations
 
 MARK_THRESHOLD = 0.5
+# a pair whose flag is at least this is flagged: drawn red, counted in the systems' and history's tables
+# (a sentence found in only one rendering has flag 1.0 and always counts; furniture never does)
+FLAG_THRESHOLD = 0.5
 
 
 def span_p(span) -> float | None:
