@@ -172,7 +172,7 @@ def side_by_side(df, key: str, scores: list[str]):
     kinds = f[0].pills("Alignment", kinds_all, default=kinds_all, key=f"kinds_{key}", selection_mode="multi",
                        on_change=_reset_page)
     only_marks = f[1].checkbox("only pairs with marks", key="only_marks", on_change=_reset_page,
-                               help="pairs with at least one span of error probability ≥ 0.5")
+                               help=f"pairs with at least one span of error probability ≥ {views.MARK_THRESHOLD:g}")
     bounds, ranges = {}, {}
     with st.expander("Score ranges"):
         rc = st.columns(len(scores))
@@ -207,12 +207,13 @@ def table(shown, scores: list[str]) -> None:
     st.session_state["_table_ids"] = shown["pair"].tolist()
     number_cols = {views.LABELS[sc]: st.column_config.NumberColumn(format=f"%.{views.DIGITS[sc]}f")
                    for sc in scores}
-    st.dataframe(views.table_frame(shown, scores, st.session_state["show_changes"]), key="table", on_select=_select_from_table,
-                 selection_mode="single-row", hide_index=True, height=min(38 + 35 * len(shown), 640),
+    st.dataframe(views.table_frame(shown, scores, st.session_state["show_changes"]), key="table",
+                 on_select=_select_from_table, selection_mode="single-row", hide_index=True,
+                 height=min(38 + 35 * len(shown), 640),
                  column_config={"#": st.column_config.NumberColumn(width="small"),
                                 "alignment": st.column_config.TextColumn(width="small"),
-                                "marks": st.column_config.NumberColumn(width="small",
-                                                                        help="spans with error probability ≥ 0.5"),
+                                "marks": st.column_config.NumberColumn(
+                                    width="small", help=f"spans with error probability ≥ {views.MARK_THRESHOLD:g}"),
                                 "marked in B": st.column_config.TextColumn(width="medium"),
                                 "A (reference)": st.column_config.TextColumn(width="large"),
                                 "B (rendering)": st.column_config.TextColumn(width="large"), **number_cols})
@@ -304,8 +305,8 @@ with st.sidebar:
                "embeddings) · **chrF**, **BLEU**: overlap of characters and words with A (sacrebleu)")
     st.divider()
     st.checkbox("Show changes", key="show_changes",
-                help="Marks (likely errors, error probability ≥ 0.5) are always drawn; changes are the other "
-                     "differences from A, drawn faintly. Untick to see the marks alone.")
+                help=f"Marks (likely errors, error probability ≥ {views.MARK_THRESHOLD:g}) are always drawn; "
+                     "changes are the other differences from A, drawn faintly. Untick to see the marks alone.")
 
 # Own CSS, no user text: less empty space above the title, so that the worst pairs fit on the first screen.
 st.markdown("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem !important}"

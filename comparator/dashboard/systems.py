@@ -156,8 +156,8 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
         n_samples = st.number_input("Bootstrap resamples", min_value=10, max_value=10000, step=100,
                                     key="sys_bootstrap")
         st.checkbox("Show changes", key="sys_show_changes",
-                    help="Marks (likely errors, error probability ≥ 0.5) are always drawn; changes are the other "
-                         "differences from the reference, drawn faintly.")
+                    help=f"Marks (likely errors, error probability ≥ {views.MARK_THRESHOLD:g}) are always drawn; "
+                         "changes are the other differences from the reference, drawn faintly.")
         st.divider()
         up_json = st.file_uploader("Open a saved result (JSON)", type=["json"], key="sys_json",
                                    help="Written by `python -m comparator compare REF SYS1 SYS2 --format json`.")

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 
 import pandas as pd
 
-from comparator.core.marks import FLAG_THRESHOLD, is_mark
+from comparator.core.marks import FLAG_THRESHOLD, MARK_THRESHOLD, is_mark
 from comparator.core.metrics import METRICS
 from comparator.core.result import Comparison
 from comparator.render import report
@@ -371,7 +371,7 @@ def pairs_html(rows: pd.DataFrame, scores: list[str] | None = None, current: int
     head = (f'<table style="{_TABLE}"><colgroup><col style="width:4.5em"><col><col><col style="width:4em">'
             f'<col style="width:10.5em"></colgroup><thead><tr><th style="{_TH}">#</th>'
             f'<th style="{_TH}">A · reference</th><th style="{_TH}">B · rendering under review</th>'
-            f'<th style="{_TH}" title="spans with error probability ≥ 0.5, both sides">marks</th>'
+            f'<th style="{_TH}" title="spans with error probability ≥ {MARK_THRESHOLD:g}, both sides">marks</th>'
             f'<th style="{_TH}">scores</th></tr></thead><tbody>')
     body = []
     for _, r in rows.iterrows():
