@@ -123,6 +123,9 @@ def summary(result: Comparison) -> None:
                f"model {views.md_escape(cfg.get('model', ''))}")
     for note in result.notes:
         st.warning(views.md_escape(note))
+    no_p = views.no_p_note(result)
+    if no_p:
+        st.info(views.md_escape(no_p))
     # A wrapping row, not columns: on a narrow screen the numbers move to a second line instead of being cut.
     row = st.container(horizontal=True, wrap=True, gap="medium")
     for label, value, help_text in views.summary_metrics(s):
@@ -137,8 +140,10 @@ def worst_pairs(df, scores: list[str]) -> None:
     worst = views.worst_pairs(df, 3)
     if not len(worst):
         return
-    st.markdown(f"<b>Worst aligned pairs</b> &nbsp; <small>{views.legend_html()}</small>", unsafe_allow_html=True)
-    st.markdown(views.pairs_html(worst, [x for x in scores if x != "ter"]), unsafe_allow_html=True)
+    show = st.session_state["show_changes"]
+    st.markdown(f"<b>Worst aligned pairs</b> &nbsp; <small>{views.legend_html(views.span_kinds(df), show)}</small>",
+                unsafe_allow_html=True)
+    st.markdown(views.pairs_html(worst, [x for x in scores if x != "ter"], show_changes=show), unsafe_allow_html=True)
     note = views.one_sided_note(df)
     w = st.columns([5, 2], vertical_alignment="center")
     w[0].caption("Highest flag first (higher = more likely awkward or wrong). "
@@ -163,8 +168,11 @@ def side_by_side(df, key: str, scores: list[str]):
                              on_change=_reset_page)
     worst_first = c[2].toggle("worst first", key="worst_first", on_change=_reset_page,
                               help="high flag first; low cosine, chrF, BLEU first", disabled=sort_by == "document")
-    kinds = st.pills("Alignment", kinds_all, default=kinds_all, key=f"kinds_{key}", selection_mode="multi",
-                     on_change=_reset_page)
+    f = st.columns([5, 1.6], vertical_alignment="center")
+    kinds = f[0].pills("Alignment", kinds_all, default=kinds_all, key=f"kinds_{key}", selection_mode="multi",
+                       on_change=_reset_page)
+    only_marks = f[1].checkbox("only pairs with marks", key="only_marks", on_change=_reset_page,
+                               help=f"pairs with at least one span of error probability ≥ {views.MARK_THRESHOLD:g}")
     bounds, ranges = {}, {}
     with st.expander("Score ranges"):
         rc = st.columns(len(scores))
@@ -173,15 +181,17 @@ def side_by_side(df, key: str, scores: list[str]):
             ranges[sc] = col.slider(views.LABELS[sc], *bounds[sc], value=bounds[sc], key=f"range_{sc}_{key}",
                                     on_change=_reset_page)
         st.caption("A narrowed range leaves out pairs without that score (one-sided pairs have no cosine).")
-    shown = views.sort_pairs(views.filter_pairs(df, kinds, search, views.narrowed(ranges, bounds)), sort_by,
-                             worst_first)
+    shown = views.sort_pairs(views.filter_pairs(df, kinds, search, views.narrowed(ranges, bounds), only_marks),
+                             sort_by, worst_first)
     rows, number, pages = views.page(shown, st.session_state["page"], st.session_state["page_size"])
     order = "document order" if sort_by == "document" else \
         f"{views.LABELS[sort_by]}, {'worst' if worst_first else 'best'} first"
     st.caption(f"{len(shown)} of {len(df)} pairs · sorted by {order} · page {number} of {pages}")
-    st.markdown(views.legend_html(), unsafe_allow_html=True)
+    show = st.session_state["show_changes"]
+    st.markdown(views.legend_html(views.span_kinds(df), show), unsafe_allow_html=True)
     if len(rows):
-        st.markdown(views.pairs_html(rows, [x for x in scores if x != "ter"]), unsafe_allow_html=True)
+        st.markdown(views.pairs_html(rows, [x for x in scores if x != "ter"], show_changes=show),
+                    unsafe_allow_html=True)
     else:
         st.info("No pairs match these filters.")
     st.session_state["page"] = number
@@ -197,10 +207,13 @@ def table(shown, scores: list[str]) -> None:
     st.session_state["_table_ids"] = shown["pair"].tolist()
     number_cols = {views.LABELS[sc]: st.column_config.NumberColumn(format=f"%.{views.DIGITS[sc]}f")
                    for sc in scores}
-    st.dataframe(views.table_frame(shown, scores), key="table", on_select=_select_from_table,
-                 selection_mode="single-row", hide_index=True, height=min(38 + 35 * len(shown), 640),
+    st.dataframe(views.table_frame(shown, scores, st.session_state["show_changes"]), key="table",
+                 on_select=_select_from_table, selection_mode="single-row", hide_index=True,
+                 height=min(38 + 35 * len(shown), 640),
                  column_config={"#": st.column_config.NumberColumn(width="small"),
                                 "alignment": st.column_config.TextColumn(width="small"),
+                                "marks": st.column_config.NumberColumn(
+                                    width="small", help=f"spans with error probability ≥ {views.MARK_THRESHOLD:g}"),
                                 "marked in B": st.column_config.TextColumn(width="medium"),
                                 "A (reference)": st.column_config.TextColumn(width="large"),
                                 "B (rendering)": st.column_config.TextColumn(width="large"), **number_cols})
@@ -229,14 +242,16 @@ def close_up(df, key: str, scores: list[str]) -> None:
                + (" · page furniture, not scored" if row["furniture"] else "")
                + (f" · alignment confidence {views.fmt(row['confidence'], 'confidence')}"
                   if row["confidence"] == row["confidence"] else ""))
-    st.markdown(views.pairs_html(df[df["pair"] == n], scores), unsafe_allow_html=True)
+    show = st.session_state["show_changes"]
+    st.markdown(views.pairs_html(df[df["pair"] == n], scores, show_changes=show), unsafe_allow_html=True)
     if row["a_text"] and row["b_text"]:
         st.markdown("**Word by word** — <del style='background:#ffd6d6'>only in A</del> "
                     "<ins style='background:#c9f2c9;text-decoration:none'>only in B</ins>", unsafe_allow_html=True)
         diff = views.diff_html(views.word_diff(row["a_text"], row["b_text"]))
         st.markdown(f'<div style="line-height:1.8;margin-bottom:1em">{diff}</div>', unsafe_allow_html=True)
     st.markdown("**Neighbours** (two pairs either side, in document order)")
-    st.markdown(views.pairs_html(views.neighbours(df, n, 2), scores, current=n), unsafe_allow_html=True)
+    st.markdown(views.pairs_html(views.neighbours(df, n, 2), scores, current=n, show_changes=show),
+                unsafe_allow_html=True)
 
 
 # ---- plots and exports -------------------------------------------------------------------------------
@@ -267,6 +282,8 @@ def exports(result: Comparison, key: str) -> None:
 for k, v in {"page": 1, "page_size": 25, "sort": "document", "worst_first": True, "search": "", "mode": "text",
              "model": DEFAULT_MODEL}.items():
     st.session_state.setdefault(k, v)
+for k, v in {"show_changes": True, "only_marks": False}.items():
+    st.session_state.setdefault(k, v)
 
 with st.sidebar:
     st.header("Input")
@@ -286,6 +303,10 @@ with st.sidebar:
                                     "scored here. Remove it to score texts again.")
     st.caption("**flag**: higher = more likely awkward or wrong · **cosine**: closeness of meaning (sentence "
                "embeddings) · **chrF**, **BLEU**: overlap of characters and words with A (sacrebleu)")
+    st.divider()
+    st.checkbox("Show changes", key="show_changes",
+                help=f"Marks (likely errors, error probability ≥ {views.MARK_THRESHOLD:g}) are always drawn; "
+                     "changes are the other differences from A, drawn faintly. Untick to see the marks alone.")
 
 # Own CSS, no user text: less empty space above the title, so that the worst pairs fit on the first screen.
 st.markdown("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem !important}"
