@@ -166,6 +166,7 @@ def _run_score(args) -> int:
     from comparator.core.documents import read_path
     from comparator.core.pipeline import compare
 
+    _refuse_input_as_output(args.output, (args.a, args.b))
     doc_a, doc_b = read_path(args.a), read_path(args.b)
     show = args.progress
     if show is None:
@@ -180,6 +181,15 @@ def _run_score(args) -> int:
 
         _save(args, "score", result.to_dict(), inputs_of(("reference", doc_a), ("rendering", doc_b)))
     return 0
+
+
+def _refuse_input_as_output(output: str | None, inputs) -> None:
+    """Checked before any work: writing the result over an input would destroy the text it was made from."""
+    if not output or not os.path.exists(output):
+        return
+    for path in inputs:
+        if path != "-" and os.path.exists(path) and os.path.samefile(output, path):
+            raise InputError(f"{output}: is an input ({path}); write the output somewhere else")
 
 
 def _write(text: str, output: str | None) -> None:
@@ -224,6 +234,7 @@ def _run_compare(args) -> int:
         raise InputError("--bootstrap must be at least 1")
     if sum(1 for p in [args.reference, *args.systems] if p == "-") > 1:
         raise InputError("only one input can be read from standard input")
+    _refuse_input_as_output(args.output, (args.reference, *args.systems))
     ref = read_path(args.reference)
     docs = [read_path(p) for p in args.systems]
     names = args.names or [default_name(p) for p in args.systems]
