@@ -140,6 +140,14 @@ def test_opens_with_the_sample_scored(page: Page, server_url: str):
     assert not page.get_by_test_id("stException").count()
 
 
+def test_the_navigation_names_its_pages(page: Page, server_url: str):
+    _open(page, server_url)
+    nav = page.get_by_test_id("stSidebarNav")
+    for title in ("Compare two renderings", "Several systems", "Saved runs"):
+        expect(nav.get_by_text(title, exact=True)).to_be_visible()
+    assert not nav.get_by_text("app", exact=True).count()
+
+
 def test_show_changes_hides_the_faint_spans_and_keeps_the_marks(page: Page, server_url: str):
     _open(page, server_url)
     panel = _tab(page, "Side by side")

@@ -1,4 +1,5 @@
-"""The dashboard: `streamlit run app.py`. A thin UI over comparator's engine and its result type.
+"""The dashboard's main page, "Compare two renderings" (app.py names it in the navigation): a thin UI over
+comparator's engine and its result type.
 
 Widgets, layout and caching only: scores come from comparator.compare (or a saved JSON result) and are
 never recomputed here; tables, filters, diffs and charts come from comparator.dashboard.views.
@@ -22,7 +23,7 @@ from comparator.core.errors import InputError, first_line
 from comparator.core.result import Comparison
 from comparator.core.segment import MODES
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2]  # the project folder: examples/ is there
 SAMPLE = ("examples/reference.txt", "examples/machine.txt")
 TABS = ["Side by side", "Table", "Pair up close", "Plots", "Export"]
 EXPORTS = [("csv", "CSV", "pairs.csv", "text/csv"), ("json", "JSON (as the CLI writes it)", "result.json",
@@ -36,7 +37,6 @@ if not logging.getLogger("comparator").handlers:  # once per server: model loads
     logging.getLogger("comparator").addHandler(_handler)
     logging.getLogger("comparator").setLevel(logging.INFO)
 
-st.set_page_config(page_title="Translation comparator", page_icon="🔎", layout="wide")
 
 
 # ---- caching: the model once per server, results per input and settings ------------------------------
@@ -277,114 +277,116 @@ def exports(result: Comparison, key: str) -> None:
     dashboard_history.save_button(st, result, "score")
 
 
-# ---- input -------------------------------------------------------------------------------------------
+def render() -> None:
+    """The page: sidebar input, summary, worst pairs, the tabs (run on every rerun)."""
+    # ---- input -------------------------------------------------------------------------------------------
 
-for k, v in {"page": 1, "page_size": 25, "sort": "document", "worst_first": True, "search": "", "mode": "text",
-             "model": DEFAULT_MODEL}.items():
-    st.session_state.setdefault(k, v)
-for k, v in {"show_changes": True, "only_marks": False}.items():
-    st.session_state.setdefault(k, v)
+    for k, v in {"page": 1, "page_size": 25, "sort": "document", "worst_first": True, "search": "", "mode": "text",
+                 "model": DEFAULT_MODEL}.items():
+        st.session_state.setdefault(k, v)
+    for k, v in {"show_changes": True, "only_marks": False}.items():
+        st.session_state.setdefault(k, v)
 
-with st.sidebar:
-    st.header("Input")
-    up_a = st.file_uploader("Reference (A)", key="up_a", help="The original, or a human translation. Read in "
-                            "memory, never saved.")
-    up_b = st.file_uploader("Rendering under review (B)", key="up_b")
-    with st.expander("…or paste text"):
-        paste_a = st.text_area("Paste reference (A)", key="paste_a", height=140)
-        paste_b = st.text_area("Paste rendering (B)", key="paste_b", height=140)
-    mode = st.radio("Mode", MODES, key="mode", horizontal=True, help=MODE_HELP)
-    model = st.text_input("Model", key="model",
-                          help=f"{DEFAULT_MODEL}: the packaged sentence model · '{HASH_MODEL}': fast, model-free "
-                               "(a first look at long texts) · or a sentence-transformers folder on this server")
-    st.divider()
-    up_json = st.file_uploader("Open a saved result (JSON)", type=["json"], key="up_json",
-                               help="Written by `python -m comparator score A B --format json`; shown as if "
-                                    "scored here. Remove it to score texts again.")
-    st.caption("**flag**: higher = more likely awkward or wrong · **cosine**: closeness of meaning (sentence "
-               "embeddings) · **chrF**, **BLEU**: overlap of characters and words with A (sacrebleu)")
-    st.divider()
-    st.checkbox("Show changes", key="show_changes",
-                help=f"Marks (likely errors, error probability ≥ {views.MARK_THRESHOLD:g}) are always drawn; "
-                     "changes are the other differences from A, drawn faintly. Untick to see the marks alone.")
+    with st.sidebar:
+        st.header("Input")
+        up_a = st.file_uploader("Reference (A)", key="up_a", help="The original, or a human translation. Read in "
+                                "memory, never saved.")
+        up_b = st.file_uploader("Rendering under review (B)", key="up_b")
+        with st.expander("…or paste text"):
+            paste_a = st.text_area("Paste reference (A)", key="paste_a", height=140)
+            paste_b = st.text_area("Paste rendering (B)", key="paste_b", height=140)
+        mode = st.radio("Mode", MODES, key="mode", horizontal=True, help=MODE_HELP)
+        model = st.text_input("Model", key="model",
+                              help=f"{DEFAULT_MODEL}: the packaged sentence model · '{HASH_MODEL}': fast, model-free "
+                                   "(a first look at long texts) · or a sentence-transformers folder on this server")
+        st.divider()
+        up_json = st.file_uploader("Open a saved result (JSON)", type=["json"], key="up_json",
+                                   help="Written by `python -m comparator score A B --format json`; shown as if "
+                                        "scored here. Remove it to score texts again.")
+        st.caption("**flag**: higher = more likely awkward or wrong · **cosine**: closeness of meaning (sentence "
+                   "embeddings) · **chrF**, **BLEU**: overlap of characters and words with A (sacrebleu)")
+        st.divider()
+        st.checkbox("Show changes", key="show_changes",
+                    help=f"Marks (likely errors, error probability ≥ {views.MARK_THRESHOLD:g}) are always drawn; "
+                         "changes are the other differences from A, drawn faintly. Untick to see the marks alone.")
 
-# Own CSS, no user text: less empty space above the title, so that the worst pairs fit on the first screen.
-st.markdown("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem !important}"
-            "[data-testid=stSidebarHeader]{margin-bottom:0}</style>", unsafe_allow_html=True)
-st.markdown("### Translation comparator")
-status = st.empty()
-progress_slot = st.empty()
-
-
-_script_context = contextvars.copy_context()
-
-
-def _progress(stage: str, done: int, total: int) -> None:
-    # Called from inside the cached `score`: run in the script's own context, so that st.cache_data does not
-    # record the bar as part of the result and try to replay it on a cache hit.
-    _script_context.run(progress_slot.progress, views.progress_fraction(stage, done, total),
-                        text=views.progress_text(stage, done, total))
+    # Own CSS, no user text: less empty space above the title, so that the worst pairs fit on the first screen.
+    st.markdown("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem !important}"
+                "[data-testid=stSidebarHeader]{margin-bottom:0}</style>", unsafe_allow_html=True)
+    st.markdown("### Translation comparator")
+    status = st.empty()
+    progress_slot = st.empty()
 
 
-try:
-    if up_json is not None:
-        data = up_json.getvalue()
-        result, key = open_json(data, up_json.name), _key("json", hashlib.sha256(data).hexdigest())
-        status.info(f"Showing the saved result **{views.md_escape(up_json.name)}**. Remove it in the sidebar to "
-                    "score texts again.")
-    elif st.session_state.get("saved_run"):  # reopened from the Saved runs page
-        name, data = st.session_state["saved_run"]
-        result, key = open_json(data, name), _key("json", hashlib.sha256(data).hexdigest())
-        status.info(f"Showing **{views.md_escape(name)}** from the run history.")
-        st.sidebar.button("Close the saved run", on_click=st.session_state.pop, args=("saved_run", None))
-    else:
-        doc_a, doc_b = _pick(up_a, paste_a, "A"), _pick(up_b, paste_b, "B")
-        if doc_a is None and doc_b is None:
-            doc_a, doc_b = _sample(0), _sample(1)
-            status.info("This is the bundled sample, already scored. Upload or paste your own two renderings "
-                        "in the sidebar.")
-        elif doc_a is None or doc_b is None:
-            missing = "the reference (A)" if doc_a is None else "the rendering (B)"
-            status.warning(f"Add {missing} too, by upload or paste; showing the bundled sample until then.")
-            doc_a, doc_b = _sample(0), _sample(1)
-        model = model.strip() or DEFAULT_MODEL
-        encoder = load_encoder(model)
-        result = score(doc_a, doc_b, mode, model, _encoder=encoder, _progress=_progress)
-        key = _key(doc_a, doc_b, mode, model)
-    df = frame(key, result)
-except InputError as exc:
+    _script_context = contextvars.copy_context()
+
+
+    def _progress(stage: str, done: int, total: int) -> None:
+        # Called from inside the cached `score`: run in the script's own context, so that st.cache_data does not
+        # record the bar as part of the result and try to replay it on a cache hit.
+        _script_context.run(progress_slot.progress, views.progress_fraction(stage, done, total),
+                            text=views.progress_text(stage, done, total))
+
+
+    try:
+        if up_json is not None:
+            data = up_json.getvalue()
+            result, key = open_json(data, up_json.name), _key("json", hashlib.sha256(data).hexdigest())
+            status.info(f"Showing the saved result **{views.md_escape(up_json.name)}**. Remove it in the sidebar to "
+                        "score texts again.")
+        elif st.session_state.get("saved_run"):  # reopened from the Saved runs page
+            name, data = st.session_state["saved_run"]
+            result, key = open_json(data, name), _key("json", hashlib.sha256(data).hexdigest())
+            status.info(f"Showing **{views.md_escape(name)}** from the run history.")
+            st.sidebar.button("Close the saved run", on_click=st.session_state.pop, args=("saved_run", None))
+        else:
+            doc_a, doc_b = _pick(up_a, paste_a, "A"), _pick(up_b, paste_b, "B")
+            if doc_a is None and doc_b is None:
+                doc_a, doc_b = _sample(0), _sample(1)
+                status.info("This is the bundled sample, already scored. Upload or paste your own two renderings "
+                            "in the sidebar.")
+            elif doc_a is None or doc_b is None:
+                missing = "the reference (A)" if doc_a is None else "the rendering (B)"
+                status.warning(f"Add {missing} too, by upload or paste; showing the bundled sample until then.")
+                doc_a, doc_b = _sample(0), _sample(1)
+            model = model.strip() or DEFAULT_MODEL
+            encoder = load_encoder(model)
+            result = score(doc_a, doc_b, mode, model, _encoder=encoder, _progress=_progress)
+            key = _key(doc_a, doc_b, mode, model)
+        df = frame(key, result)
+    except InputError as exc:
+        progress_slot.empty()
+        st.error(first_line(exc, "bad input"))
+        st.caption("Change the input in the sidebar to go on.")
+        st.stop()
+    except Exception as exc:  # a bug or an unforeseen input: one line for the user, the traceback in the log
+        progress_slot.empty()
+        _fail(exc)
     progress_slot.empty()
-    st.error(first_line(exc, "bad input"))
-    st.caption("Change the input in the sidebar to go on.")
-    st.stop()
-except Exception as exc:  # a bug or an unforeseen input: one line for the user, the traceback in the log
-    progress_slot.empty()
-    _fail(exc)
-progress_slot.empty()
-if st.session_state.get("_result_key") != key:  # a new result: start at its worst pair, on page 1
-    st.session_state["_result_key"] = key
-    st.session_state["closeup"] = None
-    st.session_state["page"] = 1
+    if st.session_state.get("_result_key") != key:  # a new result: start at its worst pair, on page 1
+        st.session_state["_result_key"] = key
+        st.session_state["closeup"] = None
+        st.session_state["page"] = 1
 
-# ---- the page ----------------------------------------------------------------------------------------
+    # ---- the page ----------------------------------------------------------------------------------------
 
-try:
-    summary(result)
-    scores = views.scores_present(df)
-    worst_pairs(df, scores)
-    # Tabs track which one is open, so that a pair can be opened up close from elsewhere and plots are drawn
-    # only when looked at; the other tabs always run, so that their widgets keep their state.
-    tab_sbs, tab_table, tab_close, tab_plots, tab_export = st.tabs(TABS, key="tab", on_change="rerun")
-    with tab_sbs:
-        shown = side_by_side(df, key, scores)
-    with tab_table:
-        table(shown, scores)
-    with tab_close:
-        close_up(df, key, scores)
-    with tab_plots:
-        if tab_plots.open:  # charts of a long text are heavy: drawn only when looked at
-            plots(df, scores)
-    with tab_export:
-        exports(result, key)
-except Exception as exc:  # e.g. a hand-edited JSON result with odd values: one line, the traceback in the log
-    _fail(exc)
+    try:
+        summary(result)
+        scores = views.scores_present(df)
+        worst_pairs(df, scores)
+        # Tabs track which one is open, so that a pair can be opened up close from elsewhere and plots are drawn
+        # only when looked at; the other tabs always run, so that their widgets keep their state.
+        tab_sbs, tab_table, tab_close, tab_plots, tab_export = st.tabs(TABS, key="tab", on_change="rerun")
+        with tab_sbs:
+            shown = side_by_side(df, key, scores)
+        with tab_table:
+            table(shown, scores)
+        with tab_close:
+            close_up(df, key, scores)
+        with tab_plots:
+            if tab_plots.open:  # charts of a long text are heavy: drawn only when looked at
+                plots(df, scores)
+        with tab_export:
+            exports(result, key)
+    except Exception as exc:  # e.g. a hand-edited JSON result with odd values: one line, the traceback in the log
+        _fail(exc)
