@@ -14,10 +14,10 @@ def _pages() -> dict:
     from comparator.dashboard import compare_page
 
     return {
-        "compare": st.Page(compare_page.render, title=TITLES["compare"], icon="🔎", url_path="compare",
+        "compare": st.Page(compare_page.render, title=TITLES["compare"], url_path="compare",
                            default=True),
-        "systems": st.Page(ROOT / "pages" / "1_Several_systems.py", title=TITLES["systems"], icon="⚖️"),
-        "history": st.Page(ROOT / "pages" / "2_Saved_runs.py", title=TITLES["history"], icon="🗂️"),
+        "systems": st.Page(ROOT / "pages" / "1_Several_systems.py", title=TITLES["systems"]),
+        "history": st.Page(ROOT / "pages" / "2_Saved_runs.py", title=TITLES["history"]),
     }
 
 
