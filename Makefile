@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: setup run score test load-test bench clean
+.PHONY: setup run score test load-test bench screenshot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: setup
 	$(PY) bench/align_bible.py
 	$(PY) bench/demetr.py
 	$(PY) bench/speed.py
+
+# The README's screenshot (docs/img/dashboard.png), taken from the real dashboard in Debian's Chromium
+screenshot: setup
+	$(PY) docs/screenshot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

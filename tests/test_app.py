@@ -88,7 +88,7 @@ def test_opens_with_the_sample_scored_by_the_default_model():
     worst = max((p for p in expected.pairs if p.a and p.b and not p.furniture), key=lambda p: p.flag)
     first_html = next(m.value for m in at.markdown if m.value.startswith("<table"))
     assert report.highlight_html(worst.b_text, worst.b_spans) in first_html
-    assert "<mark" in first_html
+    assert 'class="span-' in first_html  # marks or changes (an engine without p gives only changes)
 
 
 def test_pasted_text_is_scored_and_shown():
@@ -319,3 +319,121 @@ def test_exports_are_offered():
     at = _run(_app())
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["CSV", "JSON (as the CLI writes it)", "HTML report"]
+
+
+# ---- marks and changes: what the engine gives as [start, end, kind, p] -----------------------------------
+
+STRONG = {"number", "boundary", "repetition", "punctuation", "omission"}
+
+
+def _with_p(monkeypatch, p_of=lambda kind: 0.9 if kind in STRONG else 0.2):
+    """The engine's result with an error probability on every span (chosen by kind here), as the engine
+    of issue 12 gives it; `p_of=None` strips p instead, as in a result from an older version."""
+    real = comparator.core.pipeline.compare
+
+    def scored(*a, **k):
+        r = real(*a, **k)
+        for pair in r.pairs:
+            for side in ("a_spans", "b_spans"):
+                setattr(pair, side, [list(sp[:3]) if p_of is None else [*sp[:3], p_of(sp[2])]
+                                     for sp in getattr(pair, side)])
+        return r
+
+    monkeypatch.setattr(comparator.core.pipeline, "compare", scored)
+
+
+def _side_html(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("<table") and "outline" not in m.value
+                and m.value.count("<tr>") > 4)
+
+
+def test_marks_strong_changes_faint_and_the_toggle_hides_changes(monkeypatch):
+    _with_p(monkeypatch)
+    at = _run(_app())
+    side = _side_html(at)
+    assert "<mark" in side and 'change"' in side
+    assert re.search(r'<mark [^>]*title="mark · \w+ · error probability 0\.90"', side)
+    assert not any("no error probability" in i.value for i in at.info)
+    assert at.checkbox(key="show_changes").value is True
+    n_marks = side.count("<mark")
+    at.checkbox(key="show_changes").uncheck()
+    _run(at)
+    side = _side_html(at)
+    assert 'change"' not in side and side.count("<mark") == n_marks
+    assert "changes hidden" in side or any("changes hidden" in m.value for m in at.markdown)
+    assert "changed in B" not in _table(at).columns
+    at.checkbox(key="show_changes").check()
+    _run(at)
+    assert 'change"' in _side_html(at) and "changed in B" in _table(at).columns
+
+
+def test_legend_says_which_is_marks_and_which_changes(monkeypatch):
+    _with_p(monkeypatch)
+    at = _run(_app())
+    legends = [m.value for m in at.markdown if "<b>Marks</b>" in m.value]
+    assert len(legends) >= 2  # above the worst pairs and above Side by side
+    for legend in legends:
+        assert "<b>Changes</b>" in legend and "error probability" in legend and "<mark" in legend
+
+
+def test_filter_only_pairs_with_marks_and_the_marks_column(monkeypatch):
+    _with_p(monkeypatch)
+    at = _run(_app())
+    table = _table(at)
+    assert "marks" in table.columns
+    total, with_marks = len(table), int((table["marks"] > 0).sum())
+    assert 0 < with_marks < total
+    at.checkbox(key="only_marks").check()
+    _run(at)
+    table = _table(at)
+    assert len(table) == with_marks and (table["marks"] > 0).all()
+    assert any(f"{with_marks} of {total} pairs" in c.value for c in at.caption)
+    at.checkbox(key="only_marks").uncheck()
+    _run(at)
+    assert len(_table(at)) == total
+
+
+def test_worst_pairs_are_ranked_by_the_flag_whatever_the_marks(monkeypatch):
+    _with_p(monkeypatch, lambda kind: 0.99 if kind == "wording" else 0.01)
+    at = _run(_app())
+    table = _table(at)
+    aligned = table[table["alignment"].str.fullmatch(r"\d+-\d+")]
+    worst = [int(b.label[1:]) for b in at.button if re.fullmatch(r"#\d+", b.label)]
+    assert worst == aligned.sort_values("flag", ascending=False, kind="stable")["#"].head(3).tolist()
+
+
+def test_an_older_result_without_p_says_so_once(monkeypatch):
+    _with_p(monkeypatch, None)
+    at = _run(_app())
+    notes = [e.value for kind in ("info", "warning", "caption") for e in at.get(kind)
+             if "no error probability" in e.value]
+    assert len(notes) == 1 and "drawn as changes" in notes[0]
+    side = _side_html(at)
+    assert "<mark" not in side and 'change"' in side
+    assert (_table(at)["marks"] == 0).all()
+
+
+def test_an_older_json_result_opens_with_changes(tmp_path):
+    r = compare(REF, CAND, model="hash")
+    data = r.to_dict()
+    for pair in data["pairs"]:
+        pair["a_spans"] = [sp[:3] for sp in pair["a_spans"]]
+        pair["b_spans"] = [sp[:3] for sp in pair["b_spans"]]
+    at = _run(_app())
+    at.file_uploader(key="up_json").upload("old.json", json.dumps(data).encode(), "application/json")
+    _run(at)
+    assert len(_table(at)) == len(r.pairs)
+    assert sum("no error probability" in i.value for i in at.info) == 1
+
+
+def test_hostile_span_kind_in_a_json_result_stays_text(tmp_path):
+    r = compare(REF, CAND, model="hash")
+    data = r.to_dict()
+    pair = next(p for p in data["pairs"] if p["b_text"])
+    pair["b_spans"] = [[0, 3, '"><img src=x onerror=alert(1)><script>alert(2)</script>', 0.95]]
+    at = _run(_app())
+    at.file_uploader(key="up_json").upload("hostile.json", json.dumps(data).encode(), "application/json")
+    _run(at)
+    joined = "\n".join(_all_markdown(at))
+    assert not _raw_tag(joined, "script") and not _raw_tag(joined, "img")
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in joined  # in the tooltip and the legend, as text

@@ -132,10 +132,37 @@ def test_opens_with_the_sample_scored(page: Page, server_url: str):
     # the worst pairs are on the first screen, with the awkward words marked
     worst = page.get_by_text("Worst aligned pairs")
     expect(worst).to_be_in_viewport()
-    marks = page.locator("table mark")
-    assert marks.count() > 5
-    expect(marks.first).to_be_in_viewport()
+    # marks (p >= 0.5) or changes: an engine without error probabilities gives only changes
+    spans = page.locator("table .mark, table .change")
+    assert spans.count() > 5
+    expect(spans.first).to_be_in_viewport()
+    assert re.match(r"(mark|change) · \w+ · ", spans.first.get_attribute("title"))
     assert not page.get_by_test_id("stException").count()
+
+
+def test_the_navigation_names_its_pages(page: Page, server_url: str):
+    _open(page, server_url)
+    nav = page.get_by_test_id("stSidebarNav")
+    for title in ("Compare two renderings", "Several systems", "Saved runs"):
+        expect(nav.get_by_text(title, exact=True)).to_be_visible()
+    assert not nav.get_by_text("app", exact=True).count()
+
+
+def test_show_changes_hides_the_faint_spans_and_keeps_the_marks(page: Page, server_url: str):
+    _open(page, server_url)
+    panel = _tab(page, "Side by side")
+    changes, marks = panel.locator("table .change"), panel.locator("table .mark")
+    n_marks = marks.count()
+    assert changes.count() > 0
+    expect(page.get_by_text("Marks", exact=True).first).to_be_visible()
+    page.get_by_test_id("stSidebar").get_by_text("Show changes").click()
+    _settle(page)
+    panel = page.get_by_role("tabpanel").filter(visible=True).first
+    expect(panel.locator("table .change")).to_have_count(0)
+    assert panel.locator("table .mark").count() == n_marks
+    expect(panel.get_by_text("changes hidden").first).to_be_visible()
+    page.get_by_test_id("stSidebar").get_by_text("Show changes").click()
+    _settle(page)
 
 
 def test_upload_two_files_then_table_csv_and_close_up(page: Page, server_url: str, tmp_path: Path):

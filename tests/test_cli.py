@@ -125,3 +125,17 @@ def test_token_vectors_are_the_default_and_can_be_skipped(sample_json):
     assert p.parse_args(["score", "a", "b", "--token-flag"]).token_flag is True  # the old switch still works
     for cmd in (["score", "a", "b"], ["compare", "r", "s1", "s2"], ["batch", "m.tsv"]):
         assert p.parse_args([*cmd, "--no-token-vectors"]).token_flag is False
+
+
+@pytest.mark.parametrize("which", ["a", "b", "b-other-spelling"])
+def test_output_path_naming_an_input_is_refused(tmp_path, which):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("The river rose in the night.\n", encoding="utf-8")
+    b.write_text("The river rose during the night.\n", encoding="utf-8")
+    target = {"a": a, "b": b, "b-other-spelling": tmp_path / "." / "b.txt"}[which]
+    before = (a.read_bytes(), b.read_bytes())
+    for cmd in (["score", a, b], ["compare", a, b, a]):
+        r = run_cli(*cmd, "--model", "hash", "-o", target)
+        assert r.returncode == 2, (cmd, r.stderr)
+        assert r.stderr.count("\n") == 1 and "input" in r.stderr and "Traceback" not in r.stderr
+        assert (a.read_bytes(), b.read_bytes()) == before

@@ -88,6 +88,28 @@ def test_choosing_another_sentence_shows_it():
     assert all(dashboard_systems.segment_system_html(expected, second, k) in md for k in range(2))
 
 
+def test_systems_page_draws_marks_and_hides_changes_on_request():
+    sc = _sample_systems(10)
+    for r in sc.systems:  # p as the engine of issue 12 gives it: every other span a mark
+        for p in r.pairs:
+            p.b_spans = [[*sp[:3], 0.9 if n % 2 else 0.1] for n, sp in enumerate(p.b_spans)]
+    both = "".join(dashboard_systems.segment_system_html(sc, i, k) for i in range(len(sc.segments)) for k in (0, 1))
+    marks = "".join(dashboard_systems.segment_system_html(sc, i, k, show_changes=False)
+                    for i in range(len(sc.segments)) for k in (0, 1))
+    assert "<mark" in both and 'change"' in both
+    assert 'change"' not in marks and marks.count("<mark") == both.count("<mark")
+
+
+def test_systems_page_has_the_toggle_and_the_legend():
+    at = _run(_page(SYSTEMS))
+    assert at.checkbox(key="sys_show_changes").value is True
+    assert any("<b>Marks</b>" in m.value and "<b>Changes</b>" in m.value for m in at.markdown)
+    at.checkbox(key="sys_show_changes").uncheck()
+    _run(at)
+    md = "\n".join(m.value for m in at.markdown)
+    assert 'change"' not in md and "changes hidden" in md
+
+
 def test_uploaded_systems_are_scored_and_escaped():
     at = _run(_page(SYSTEMS))
     ref = "The cat sat on the mat. It was a sunny day. Everyone was happy."

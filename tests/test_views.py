@@ -17,16 +17,18 @@ def _pair(a, b, a_text, b_text, flag, cosine=None, chrf=None, bleu=None, a_spans
                 type=type_ or ("furniture" if furniture else f"{len(a)}-{len(b)}"), furniture=furniture)
 
 
+# Spans as the engine gives them: [start, end, kind, p]; p >= 0.5 is a mark, the rest are changes.
 @pytest.fixture
 def result() -> Comparison:
     pairs = [
         _pair([0], [0], "The cat sat on the mat.", "The cat sat on a mat.", 0.2, 0.95, 80.0, 60.0,
-              a_spans=[(15, 18, "substitution")], b_spans=[(15, 16, "substitution")]),
-        _pair([1], [], "A dropped sentence.", "", 1.0, a_spans=[(0, 19, "omission")]),
-        _pair([2, 3], [1], "Two short. Sentences here.", "Two short sentences here.", 0.35, 0.90, 70.0, 30.0),
+              a_spans=[(15, 18, "substitution", 0.2)], b_spans=[(15, 16, "substitution", 0.2)]),
+        _pair([1], [], "A dropped sentence.", "", 1.0, a_spans=[(0, 19, "omission", 0.93)]),
+        _pair([2, 3], [1], "Two short. Sentences here.", "Two short sentences here.", 0.35, 0.90, 70.0, 30.0,
+              a_spans=[(9, 10, "punctuation", 0.1)]),
         _pair([4], [2], "Numbers: 2,500 feet.", "Numbers: 2,050 feet.", 0.6, 0.97, 65.0, 40.0,
-              b_spans=[(9, 14, "number")]),
-        _pair([], [3], "", "An added <script>alert(1)</script> line.", 1.0, b_spans=[(0, 40, "addition")]),
+              a_spans=[(9, 14, "number", 0.55)], b_spans=[(9, 14, "number", 0.91), (15, 19, "wording", 0.3)]),
+        _pair([], [3], "", "An added <script>alert(1)</script> line.", 1.0, b_spans=[(0, 40, "addition", 0.7)]),
         _pair([], [4], "", "Leave a reply", 0.0, furniture=True),
     ]
     return Comparison(
@@ -56,18 +58,31 @@ def test_pairs_frame_one_row_per_pair_in_document_order(result, df):
     assert df["flag"].dtype == "float64"
 
 
-def test_marked_words_merge_adjacent_spans(df):
-    assert df.loc[0, "a_marked"] == "the" and df.loc[0, "b_marked"] == "a"
-    assert df.loc[3, "b_marked"] == "2,050"
+def test_marked_and_changed_words_merge_adjacent_spans(df):
+    # pair 0 has only changes; pair 3 a mark on each side and a change in B
+    assert df.loc[0, "a_marked"] == "" and df.loc[0, "a_changed"] == "the" and df.loc[0, "b_changed"] == "a"
+    assert df.loc[3, "b_marked"] == "2,050" and df.loc[3, "b_changed"] == "feet"
+    assert df.loc[3, "a_marked"] == "2,500"
     assert views._marked("a big red dog", [[0, 1, "x"], [2, 5, "x"], [10, 13, "x"]]) == "a big · dog"
+    assert views._marked("a big red dog", [[0, 1, "x", 0.9], [2, 5, "x", 0.8]]) == "a big"
+
+
+def test_marks_are_counted_per_pair_and_side(df):
+    assert df["marks"].tolist() == [0, 1, 0, 2, 1, 0]
+    assert df["a_marks"].tolist() == [0, 1, 0, 1, 0, 0] and df["b_marks"].tolist() == [0, 0, 0, 1, 1, 0]
+    assert df["marks"].dtype == "int64"
 
 
 def test_malformed_spans_from_a_hand_edited_json_are_dropped():
     r = Comparison(["abc"], ["abd"], [_pair([0], [0], "abc", "abd", 0.3, a_spans=[(0, 9, "x"), ("a", 1, "x")],
-                                           b_spans=[(2, 3, "substitution"), (1,)])], {}, {})
+                                           b_spans=[(2, 3, "substitution", 0.8), (1,), (0, 1, "x", "high"),
+                                                    (1, 2, "x", 7.0)])], {}, {})
     df = views.pairs_frame(r)
-    assert df.loc[0, "a_spans"] == [] and df.loc[0, "b_spans"] == [[2, 3, "substitution"]]
-    assert "<mark" in views.pairs_html(df)
+    assert df.loc[0, "a_spans"] == []
+    # a p that is not a probability is unknown: the span stays, as a change
+    assert df.loc[0, "b_spans"] == [[2, 3, "substitution", 0.8], [0, 1, "x", None], [1, 2, "x", None]]
+    assert df.loc[0, "marks"] == 1
+    assert views.pairs_html(df).count("<mark") == 1
 
 
 def test_kinds_present_orders_types_then_one_sided(df):
@@ -85,6 +100,12 @@ def test_filter_by_kind_search_and_range(df):
     # a range keeps its ends and drops pairs without the score
     assert views.filter_pairs(df, ranges={"chrf": (65.0, 80.0)})["pair"].tolist() == [0, 2, 3]
     assert views.filter_pairs(df, ranges={"flag": (0.5, 1.0)})["pair"].tolist() == [1, 3, 4]
+
+
+def test_filter_only_pairs_with_marks(df):
+    assert views.filter_pairs(df, only_marks=True)["pair"].tolist() == [1, 3, 4]
+    assert views.filter_pairs(df, only_marks=False)["pair"].tolist() == list(range(6))
+    assert views.filter_pairs(df, kinds=["1-1"], only_marks=True)["pair"].tolist() == [3]
 
 
 def test_narrowed_keeps_only_changed_ranges():
@@ -178,7 +199,8 @@ def test_diff_html_escapes_user_text():
 def test_pairs_html_escapes_and_marks(df):
     h = views.pairs_html(df)
     assert "<script>" not in h and "&lt;script&gt;alert(1)&lt;/script&gt;" in h
-    assert 'class="span-number"' in h and "2,050</mark>" in h
+    assert 'class="span-number mark"' in h and "2,050</mark>" in h
+    assert 'class="span-wording change"' in h and ">feet</span>" in h
     assert "not in A" in h and "not in B" in h
     assert "\n" not in h  # one HTML block for markdown
     assert 'outline' in views.pairs_html(df, current=3)
@@ -226,8 +248,10 @@ def test_neighbours_and_label(df):
 
 def test_table_frame_columns(df):
     t = views.table_frame(df)
-    assert list(t.columns[:6]) == ["#", "alignment", "flag", "cosine", "chrF", "BLEU"]
-    assert len(t) == len(df) and "TER" not in t.columns
+    assert list(t.columns[:7]) == ["#", "alignment", "flag", "cosine", "chrF", "BLEU", "marks"]
+    assert len(t) == len(df) and "TER" not in t.columns and "severity" not in t.columns
+    assert t["marks"].tolist() == [0, 1, 0, 2, 1, 0]
+    assert "changed in B" in t.columns and "changed in B" not in views.table_frame(df, show_changes=False).columns
 
 
 def test_scores_present_includes_ter_only_when_computed(result):
@@ -267,3 +291,63 @@ def test_engine_result_round_trip_to_frame():
     assert len(df) == len(r.pairs) and df["flag"].notna().all()
     again = views.pairs_frame(Comparison.from_json(r.to_json()))
     pd.testing.assert_frame_equal(df, again)
+
+
+# ---- marks and changes -------------------------------------------------------------------------------
+
+
+def test_pairs_html_hides_changes_on_request_and_counts_marks(df):
+    shown, hidden = views.pairs_html(df), views.pairs_html(df, show_changes=False)
+    assert 'change"' in shown and 'change"' not in hidden
+    assert shown.count("<mark") == hidden.count("<mark") == int(df["marks"].sum())
+    assert "The cat sat on the mat." in hidden  # a hidden change leaves its words, as text
+    assert "marks</th>" in shown
+    assert ">2</td>" in views.pairs_html(df[df["pair"] == 3])
+
+
+def test_pairs_html_tooltips_carry_kind_and_p(df):
+    h = views.pairs_html(df[df["pair"] == 3])
+    assert 'title="mark · number · error probability 0.91"' in h
+    assert 'title="change · wording · error probability 0.30"' in h
+
+
+def test_tooltip_of_a_hostile_kind_stays_inside_its_attribute():
+    kind = '"><img src=x onerror=alert(1)>'
+    r = Comparison(["a b"], ["a c"], [_pair([0], [0], "a b", "a <script>c", 0.7, b_spans=[(2, 10, kind, 0.9)])],
+                   {}, {})
+    df = views.pairs_frame(r)
+    h = views.pairs_html(df) + views.legend_html(views.span_kinds(df))
+    assert "<img" not in h and "<script" not in h
+    assert 'title="mark · &quot;&gt;&lt;img src=x onerror=alert(1)&gt; · error probability 0.90"' in h
+
+
+def test_legend_names_the_kinds_present(df):
+    assert views.span_kinds(df) == ["omission", "addition", "substitution", "number", "punctuation", "wording"]
+    legend = views.legend_html(views.span_kinds(df))
+    assert "Marks" in legend and "Changes" in legend and "reorder" not in legend
+    assert "changes hidden" in views.legend_html(views.span_kinds(df), show_changes=False)
+    assert "reorder" in views.legend_html()  # no kinds given: all of them
+
+
+def test_an_older_result_without_p_opens_with_changes_only(result):
+    for p in result.pairs:
+        p.a_spans, p.b_spans = [s[:3] for s in p.a_spans], [s[:3] for s in p.b_spans]
+    df = views.pairs_frame(result)
+    assert df["marks"].sum() == 0 and df.loc[3, "b_changed"] == "2,050 feet"
+    assert "<mark" not in views.pairs_html(df) and "no error probability" in views.pairs_html(df)
+    assert "no error probability" in views.no_p_note(result)
+    assert views.filter_pairs(df, only_marks=True).empty
+
+
+def test_no_note_when_every_span_has_p(result):
+    assert views.no_p_note(result) == ""
+    result.pairs[0].a_spans = [[15, 18, "substitution"]]
+    assert views.no_p_note(result).startswith("1 of its 8 spans carry no error probability")
+
+
+def test_severity_is_shown_when_the_engine_gives_it(result):
+    assert views.pairs_frame(result)["severity"].isna().all()
+    result.pairs[3].severity = 5.2
+    df = views.pairs_frame(result)
+    assert df.loc[3, "severity"] == 5.2 and "severity" in views.table_frame(df).columns
+    assert "severity&nbsp;5.2" in views.pairs_html(df[df["pair"] == 3])

@@ -23,6 +23,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from comparator.render import report
+
     p = _Parser(prog="python -m comparator", description="Compare two renderings of the same text.")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
@@ -30,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("a", help="reference rendering (the original or a human translation); - for stdin")
     s.add_argument("b", help="rendering under review")
     _engine_options(s)
-    s.add_argument("--format", choices=["json", "csv", "tsv", "html"], default="json")
+    s.add_argument("--format", choices=list(report.FORMATS), default="json")
     s.add_argument("-o", "--output", help="write here instead of stdout")
     # token vectors are the default since 0.2; the old switch is still accepted
     s.add_argument("--token-flag", dest="token_flag", action="store_const", const=True, default=argparse.SUPPRESS,
@@ -73,12 +75,13 @@ def _history_options(s) -> None:
 
 
 def _add_compare(sub) -> None:
+    from comparator.render import systems as system_formats
     c = sub.add_parser("compare", help="score several renderings (systems) against one reference and rank them")
     c.add_argument("reference", help="the reference rendering")
     c.add_argument("systems", nargs="+", metavar="SYSTEM",
                    help="two or more renderings under review; the first is the baseline of the significance tests")
     c.add_argument("--names", nargs="+", metavar="NAME", help="one name per system (default: the file names)")
-    c.add_argument("--format", choices=["json", "csv", "tsv", "html", "text"], default="json",
+    c.add_argument("--format", choices=list(system_formats.FORMATS), default="json",
                    help="json: everything; csv/tsv: the system table; html: table and disputed sentences; "
                         "text: the table for a terminal")
     c.add_argument("-o", "--output", help="write here instead of stdout")
@@ -91,11 +94,12 @@ def _add_compare(sub) -> None:
 
 
 def _add_batch(sub) -> None:
+    from comparator.analysis.batch import ENGINES
     b = sub.add_parser("batch", help="score many pairs from a manifest; one result per pair and a summary")
     b.add_argument("manifest", help="TSV (name, a, b), JSONL ({name, a, b}) or a folder of NAME.a.txt/NAME.b.txt")
     b.add_argument("-o", "--output-dir", dest="outdir", default=None,
                    help="where results go (default: MANIFEST-results next to the manifest)")
-    b.add_argument("--engine", choices=["local", "ray"], default="local",
+    b.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: one process (default); ray: Ray actors, one model per worker")
     b.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="an existing Ray cluster (HOST:PORT or ray://HOST:PORT); default: a local Ray for this run")
@@ -107,6 +111,7 @@ def _add_batch(sub) -> None:
 
 
 def _add_history(sub) -> None:
+    from comparator.analysis.history import KINDS
     h = sub.add_parser("history", help="saved runs: list, show one, compare two runs of the same texts")
     hs = h.add_subparsers(dest="action", parser_class=_Parser)
     common = _Parser(add_help=False)
@@ -117,7 +122,7 @@ def _add_history(sub) -> None:
     common.add_argument("-o", "--output", help="write here instead of stdout")
     ls = hs.add_parser("list", parents=[common], help="saved runs, newest first")
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default 50; 0 for all)")
-    ls.add_argument("--kind", choices=["score", "compare", "batch"], default=None)
+    ls.add_argument("--kind", choices=KINDS, default=None)
     ls.add_argument("--format", choices=["text", "json", "tsv"], default="text")
     sh = hs.add_parser("show", parents=[common], help="one run: its summary, or its whole JSON")
     sh.add_argument("id", help="run id")

@@ -23,7 +23,6 @@ MOVES_1TO1 = ((1, 1), (1, 0), (0, 1))
 MOVES = ((1, 1), (1, 0), (0, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1), (2, 3), (3, 2), (3, 3),
          (1, 4), (4, 1), (2, 4), (4, 2), (1, 5), (5, 1), (1, 6), (6, 1))
 MAX_WINDOW = 3  # windows up to this size are embedded as joined text by the caller
-MAX_MERGE = max(max(m) for m in MOVES)
 
 FULL_CELLS = 750_000  # above this, pass one runs coarse-to-fine (the full grid costs 8 bytes a cell)
 BAND_PASS1 = 16
@@ -397,8 +396,3 @@ def _confidence(a_win: Windows, b_win: Windows, i0: int, da: int, j0: int, db: i
             alts.append(float(a_win.window(da, i) @ vb))
     margin = sim - max(alts) if alts else sim
     return round(float(np.clip(0.5 + margin, 0.0, 1.0)), 4)
-
-
-def by_position(n: int, m: int) -> list[Bead]:
-    """Line i with line i (the `aligned` mode); the caller checks n == m."""
-    return [Bead((i,), (i,), None) for i in range(min(n, m))]

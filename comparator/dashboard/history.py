@@ -13,11 +13,9 @@ from typing import Any, Callable
 import pandas as pd
 
 from comparator.analysis import history as hist
-from comparator.dashboard import views
+from comparator.dashboard import navigation, views
 from comparator.core.errors import InputError, first_line
 
-MAIN_PAGE = "app.py"
-SYSTEMS_PAGE = "pages/1_Several_systems.py"
 
 # ---- pure helpers ------------------------------------------------------------------------------------
 
@@ -155,10 +153,10 @@ def reopen(st, h: hist.History, by_id: dict[int, dict]) -> None:
         label = f"run {run_id}" + (f" ({run['label']})" if run.get("label") else "")
         if run["kind"] == "compare":
             st.session_state["saved_systems"] = (label, text.encode("utf-8"))
-            st.switch_page(SYSTEMS_PAGE)
+            st.switch_page(navigation.page("systems"))
         else:
             st.session_state["saved_run"] = (label, text.encode("utf-8"))
-            st.switch_page(MAIN_PAGE)
+            st.switch_page(navigation.page("compare"))
     s = run.get("settings") or {}
     inputs = " · ".join(f"{e.get('role')}: {views.md_escape(e.get('name') or '?')}" for e in run.get("inputs") or [])
     st.caption(f"Mode {views.md_escape(s.get('mode') or '')} · model {views.md_escape(s.get('model') or '')} · "

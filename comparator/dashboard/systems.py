@@ -14,6 +14,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from comparator.dashboard import views
+from comparator.render import report
 from comparator.render.report import highlight_html
 from comparator.analysis.systems import SIGNIFICANCE_LEVEL, SystemsComparison
 
@@ -104,9 +105,9 @@ def segment_labels(sc: SystemsComparison) -> dict[int, str]:
 _MISSING = "color:#999;font-style:italic"
 
 
-def segment_system_html(sc: SystemsComparison, seg_index: int, system: int) -> str:
-    """One system's text for a segment: each of its pairs with the marked words, additions underlined,
-    a left-out sentence said as such. Escaped throughout."""
+def segment_system_html(sc: SystemsComparison, seg_index: int, system: int, show_changes: bool = True) -> str:
+    """One system's text for a segment: each of its pairs with its marks (and changes, unless
+    `show_changes` is False), additions underlined, a left-out sentence said as such. Escaped throughout."""
     seg = sc.segments[seg_index]
     result = sc.systems[system]
     parts = []
@@ -116,9 +117,9 @@ def segment_system_html(sc: SystemsComparison, seg_index: int, system: int) -> s
             parts.append(f'<span style="{_MISSING}">— left out: {html.escape(p.a_text)} —</span>')
         elif not p.a:
             parts.append(f'<span style="border-bottom:2px dashed #d6a100" title="only in this system">'
-                         f'{highlight_html(views._display(p.b_text), p.b_spans)}</span>')
+                         f'{highlight_html(views._display(p.b_text), p.b_spans, show_changes)}</span>')
         else:
-            parts.append(highlight_html(views._display(p.b_text), p.b_spans))
+            parts.append(highlight_html(views._display(p.b_text), p.b_spans, show_changes))
     return " ".join(parts) or f'<span style="{_MISSING}">— nothing —</span>'
 
 
@@ -141,7 +142,8 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
     from comparator.core.segment import MODES
     from comparator.analysis.systems import default_name, unique_names
 
-    for k, v in {"sys_mode": "text", "sys_model": DEFAULT_MODEL, "sys_bootstrap": 1000}.items():
+    for k, v in {"sys_mode": "text", "sys_model": DEFAULT_MODEL, "sys_bootstrap": 1000,
+                 "sys_show_changes": True}.items():
         st.session_state.setdefault(k, v)
     with st.sidebar:
         st.header("Systems")
@@ -153,6 +155,9 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
                               help=f"{DEFAULT_MODEL}: the packaged sentence model · '{HASH_MODEL}': fast, model-free")
         n_samples = st.number_input("Bootstrap resamples", min_value=10, max_value=10000, step=100,
                                     key="sys_bootstrap")
+        st.checkbox("Show changes", key="sys_show_changes",
+                    help=f"Marks (likely errors, error probability ≥ {views.MARK_THRESHOLD:g}) are always drawn; "
+                         "changes are the other differences from the reference, drawn faintly.")
         st.divider()
         up_json = st.file_uploader("Open a saved result (JSON)", type=["json"], key="sys_json",
                                    help="Written by `python -m comparator compare REF SYS1 SYS2 --format json`.")
@@ -240,8 +245,15 @@ def disputed(st, sc: SystemsComparison) -> None:
     st.markdown(f'<div style="padding:6px 10px;background:#f6f6f8;border-left:4px solid #888;margin-bottom:8px">'
                 f'<b>Reference</b> ({html.escape(views.sentence_ref(" ".join(map(str, seg.a))))}): '
                 f'{html.escape(views._display(seg.reference))}</div>', unsafe_allow_html=True)
+    show = st.session_state.get("sys_show_changes", True)
     cols = st.columns(len(sc.names))
     for k, (col, name) in enumerate(zip(cols, sc.names)):
         col.markdown(f"<b>{html.escape(name)}</b><br>{segment_scores(sc, i, k)}", unsafe_allow_html=True)
-        col.markdown(f'<div style="line-height:1.6">{segment_system_html(sc, i, k)}</div>', unsafe_allow_html=True)
-    st.markdown(f"<small>{views.legend_html()}</small>", unsafe_allow_html=True)
+        col.markdown(f'<div style="line-height:1.6">{segment_system_html(sc, i, k, show)}</div>',
+                     unsafe_allow_html=True)
+    kinds = report.span_kinds([p.b_spans for r in sc.systems for p in r.pairs])
+    notes = {report.no_p_note(r) for r in sc.systems} - {""}
+    st.markdown(f"<small>{views.legend_html(kinds, show)}</small>", unsafe_allow_html=True)
+    if notes:  # once for the page, not once per system
+        st.caption(views.md_escape("Systems without error probabilities: their spans are drawn as changes, "
+                                   "none as marks (results from an older version)."))

@@ -13,10 +13,11 @@ from difflib import SequenceMatcher
 
 import pandas as pd
 
-from comparator.render.report import SPAN_COLOURS, highlight_html
+from comparator.core.marks import FLAG_THRESHOLD, MARK_THRESHOLD, is_mark
 from comparator.core.metrics import METRICS
-from comparator.core.marks import FLAG_THRESHOLD
 from comparator.core.result import Comparison
+from comparator.render import report
+from comparator.render.report import clean_spans, highlight_html
 
 # Per-pair scores, in the order the dashboard shows them: the flag, then the metric registry's. TER only
 # exists when the engine computed it.
@@ -26,7 +27,7 @@ LABELS = {"flag": "flag", **{m.name: m.label for m in METRICS.values()}, "docume
 HIGHER_IS_WORSE = {"flag", *(m.name for m in METRICS.values() if not m.higher_is_better)}
 # The scale each score lives on (the range sliders' ends); a value outside widens its slider.
 BOUNDS = {"flag": (0.0, 1.0), **{m.name: m.bounds for m in METRICS.values()}}
-DIGITS = {"flag": 2, **{m.name: m.digits for m in METRICS.values()}, "confidence": 2}
+DIGITS = {"flag": 2, **{m.name: m.digits for m in METRICS.values()}, "confidence": 2, "severity": 1}
 
 ONLY_A, ONLY_B, FURNITURE = "only in A", "only in B", "furniture"
 
@@ -47,9 +48,9 @@ def kind_of(pair) -> str:
 
 
 def _marked(text: str, spans: list) -> str:
-    """The marked phrases of one side, "a · b"; spans separated only by spaces read as one phrase."""
+    """The phrases of some spans of one side, "a · b"; spans separated only by spaces read as one phrase."""
     merged: list[list[int]] = []
-    for s, e, _ in sorted(spans, key=lambda x: x[0]):
+    for s, e, *_ in sorted(spans, key=lambda x: x[0]):
         if not 0 <= s < e <= len(text):
             continue
         if merged and s >= merged[-1][1] and not text[merged[-1][1]:s].strip():
@@ -59,39 +60,32 @@ def _marked(text: str, spans: list) -> str:
     return " · ".join(" ".join(text[s:e].split()) for s, e in merged)
 
 
-def _clean_spans(spans, text: str) -> list[list]:
-    """Well-formed spans only ([start, end, kind] inside the text): a hand-edited JSON result may hold others."""
-    out = []
-    for sp in spans or []:
-        try:
-            start, end, kind = int(sp[0]), int(sp[1]), str(sp[2])
-        except (TypeError, ValueError, IndexError):
-            continue
-        if 0 <= start < end <= len(text):
-            out.append([start, end, kind])
-    return out
-
-
 def pairs_frame(result: Comparison) -> pd.DataFrame:
     """One row per pair, in document order; `pair` is the pair's position in `result.pairs`."""
     rows = []
     for n, p in enumerate(result.pairs):
         a_text, b_text = str(p.a_text or ""), str(p.b_text or "")
-        a_spans, b_spans = _clean_spans(p.a_spans, a_text), _clean_spans(p.b_spans, b_text)
+        # well-formed spans only, [start, end, kind, p]: a hand-edited JSON result may hold others
+        a_spans, b_spans = clean_spans(p.a_spans, a_text), clean_spans(p.b_spans, b_text)
+        a_marks, b_marks = [s for s in a_spans if is_mark(s)], [s for s in b_spans if is_mark(s)]
         rows.append({
             "pair": n, "kind": kind_of(p), "type": p.type, "a": " ".join(map(str, p.a)), "b": " ".join(map(str, p.b)),
             "a_text": a_text, "b_text": b_text,
             "flag": p.flag, "cosine": p.cosine, "chrf": p.chrf, "bleu": p.bleu, "ter": p.ter,
-            "confidence": p.confidence, "furniture": bool(p.furniture),
-            "a_marked": _marked(a_text, a_spans), "b_marked": _marked(b_text, b_spans),
+            "confidence": p.confidence, "severity": getattr(p, "severity", None), "furniture": bool(p.furniture),
+            "marks": len(a_marks) + len(b_marks), "a_marks": len(a_marks), "b_marks": len(b_marks),
+            "a_marked": _marked(a_text, a_marks), "b_marked": _marked(b_text, b_marks),
+            "a_changed": _marked(a_text, [s for s in a_spans if not is_mark(s)]),
+            "b_changed": _marked(b_text, [s for s in b_spans if not is_mark(s)]),
             "a_spans": a_spans, "b_spans": b_spans,
         })
-    cols = ["pair", "kind", "type", "a", "b", "a_text", "b_text", *SCORES, "confidence", "furniture", "a_marked",
-            "b_marked", "a_spans", "b_spans"]
+    cols = ["pair", "kind", "type", "a", "b", "a_text", "b_text", *SCORES, "confidence", "severity", "furniture",
+            "marks", "a_marks", "b_marks", "a_marked", "b_marked", "a_changed", "b_changed", "a_spans", "b_spans"]
     df = pd.DataFrame(rows, columns=cols)
-    for c in (*SCORES, "confidence"):
+    for c in (*SCORES, "confidence", "severity"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
-    df["pair"] = df["pair"].astype("int64")
+    for c in ("pair", "marks", "a_marks", "b_marks"):
+        df[c] = df[c].astype("int64")
     # an empty frame's columns are objects; as masks they must stay booleans, or df[mask] picks columns
     df["furniture"] = df["furniture"].astype(bool)
     return df
@@ -125,11 +119,15 @@ def slider_bounds(df: pd.DataFrame, score: str) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def filter_pairs(df: pd.DataFrame, kinds=None, search: str = "", ranges: dict | None = None) -> pd.DataFrame:
+def filter_pairs(df: pd.DataFrame, kinds=None, search: str = "", ranges: dict | None = None,
+                 only_marks: bool = False) -> pd.DataFrame:
     """Rows whose kind is in `kinds` (None = all), whose A or B text contains `search` (case-insensitive,
-    literal), and whose scores fall in `ranges` {score: (lo, hi)}, inclusive. A pair without a score
-    (a one-sided pair has no cosine) is dropped by a range on that score; pass only ranges that narrow."""
+    literal), whose scores fall in `ranges` {score: (lo, hi)}, inclusive, and (with `only_marks`) that
+    carry at least one mark. A pair without a score (a one-sided pair has no cosine) is dropped by a range on
+    that score; pass only ranges that narrow."""
     mask = pd.Series(True, index=df.index)
+    if only_marks:
+        mask &= df["marks"] > 0
     if kinds is not None:
         mask &= df["kind"].isin(list(kinds))
     needle = (search or "").strip().casefold()
@@ -346,10 +344,10 @@ def _display(text: str) -> str:
     return re.sub(r"[\r\n\t\f\v]", " ", text or "")
 
 
-def _side(text: str, spans: list, other_side: str) -> str:
+def _side(text: str, spans: list, other_side: str, show_changes: bool = True) -> str:
     if not text:
         return f'<span style="{_MISSING}">— not in {other_side} —</span>'
-    return highlight_html(_display(text), spans)
+    return highlight_html(_display(text), spans, show_changes)
 
 
 def _scores_cell(row, scores: list[str]) -> str:
@@ -358,16 +356,23 @@ def _scores_cell(row, scores: list[str]) -> str:
     badge = (f'<span style="background:{flag_colour(row["flag"])};padding:1px 6px;border-radius:8px;'
              f'font-weight:600;white-space:nowrap">flag {fmt(row["flag"], "flag")}</span>')
     rest = " · ".join(f'{LABELS[s]}&nbsp;{fmt(row[s], s)}' for s in scores if s != "flag" and pd.notna(row[s]))
+    if pd.notna(row.get("severity")):
+        badge += (f'<br><span style="font-size:0.85em" title="expected MQM error points (minor 1, major 5)">'
+                  f'severity&nbsp;{fmt(row["severity"], "severity")}</span>')
     return badge + (f'<br><span style="color:#555;font-size:0.85em">{rest}</span>' if rest else "")
 
 
-def pairs_html(rows: pd.DataFrame, scores: list[str] | None = None, current: int | None = None) -> str:
-    """One HTML table, one row per pair: number and kind, A with its spans, B with its spans, scores.
+def pairs_html(rows: pd.DataFrame, scores: list[str] | None = None, current: int | None = None,
+               show_changes: bool = True) -> str:
+    """One HTML table, one row per pair: number and kind, A with its spans, B with its spans, the number of
+    marks, scores. Changes are left undrawn when `show_changes` is False.
     A single line with no blank lines, so that markdown treats all of it as one HTML block."""
     scores = scores or [s for s in SCORES if s != "ter"]
-    head = (f'<table style="{_TABLE}"><colgroup><col style="width:4.5em"><col><col><col style="width:10.5em">'
-            f'</colgroup><thead><tr><th style="{_TH}">#</th><th style="{_TH}">A · reference</th>'
-            f'<th style="{_TH}">B · rendering under review</th><th style="{_TH}">scores</th></tr></thead><tbody>')
+    head = (f'<table style="{_TABLE}"><colgroup><col style="width:4.5em"><col><col><col style="width:4em">'
+            f'<col style="width:10.5em"></colgroup><thead><tr><th style="{_TH}">#</th>'
+            f'<th style="{_TH}">A · reference</th><th style="{_TH}">B · rendering under review</th>'
+            f'<th style="{_TH}" title="spans with error probability ≥ {MARK_THRESHOLD:g}, both sides">marks</th>'
+            f'<th style="{_TH}">scores</th></tr></thead><tbody>')
     body = []
     for _, r in rows.iterrows():
         style = _TD
@@ -377,25 +382,40 @@ def pairs_html(rows: pd.DataFrame, scores: list[str] | None = None, current: int
         body.append(
             f'<tr{row_style}><td style="{style}"><b>{int(r["pair"])}</b><br>'
             f'<span style="color:#666;font-size:0.8em;white-space:nowrap">{html.escape(str(r["kind"]))}</span></td>'
-            f'<td style="{style}">{_side(r["a_text"], r["a_spans"], "A")}</td>'
-            f'<td style="{style}">{_side(r["b_text"], r["b_spans"], "B")}</td>'
+            f'<td style="{style}">{_side(r["a_text"], r["a_spans"], "A", show_changes)}</td>'
+            f'<td style="{style}">{_side(r["b_text"], r["b_spans"], "B", show_changes)}</td>'
+            f'<td style="{style};text-align:center{";font-weight:600" if r["marks"] else ";color:#999"}">'
+            f'{int(r["marks"])}</td>'
             f'<td style="{style}">{_scores_cell(r, scores)}</td></tr>')
     return head + "".join(body) + "</tbody></table>"
 
 
-def legend_html(kinds=None) -> str:
-    """The span colours, as small marked words."""
-    kinds = kinds or list(SPAN_COLOURS)
-    return "Marked words: " + " ".join(
-        f'<mark style="background:{SPAN_COLOURS[k]};padding:0 4px">{html.escape(k)}</mark>' for k in kinds
-        if k in SPAN_COLOURS)
+def legend_html(kinds=None, show_changes: bool = True) -> str:
+    """Which drawing is a mark and which a change, and the kinds' colours (`kinds`: those to show, e.g.
+    `span_kinds(df)`; default all known kinds)."""
+    return report.legend_html(kinds, show_changes)
 
 
-def table_frame(df: pd.DataFrame, scores: list[str] | None = None) -> pd.DataFrame:
-    """The columns the st.dataframe table shows, with readable names: scores before the long texts."""
+def span_kinds(df: pd.DataFrame) -> list[str]:
+    """The span kinds this result has, in the legend's order."""
+    return report.span_kinds([*df["a_spans"], *df["b_spans"]])
+
+
+def no_p_note(result: Comparison) -> str:
+    """The one sentence the dashboard says for a result whose spans carry no error probability, else ""."""
+    return report.no_p_note(result)
+
+
+def table_frame(df: pd.DataFrame, scores: list[str] | None = None, show_changes: bool = True) -> pd.DataFrame:
+    """The columns the st.dataframe table shows, with readable names: scores and marks before the long
+    texts; the changed words only while changes are shown; severity when the engine gave one."""
     scores = scores or scores_present(df)
-    cols = {"pair": "#", "kind": "alignment", **{s: LABELS[s] for s in scores}, "b_marked": "marked in B",
-            "a_text": "A (reference)", "b_text": "B (rendering)", "a_marked": "marked in A"}
+    severity = {"severity": "severity"} if df["severity"].notna().any() else {}
+    changed_b = {"b_changed": "changed in B"} if show_changes else {}
+    changed_a = {"a_changed": "changed in A"} if show_changes else {}
+    cols = {"pair": "#", "kind": "alignment", **{s: LABELS[s] for s in scores}, **severity, "marks": "marks",
+            "b_marked": "marked in B", **changed_b, "a_text": "A (reference)", "b_text": "B (rendering)",
+            "a_marked": "marked in A", **changed_a}
     return df[list(cols)].rename(columns=cols).reset_index(drop=True)
 
 

@@ -1,80 +1,9 @@
 """Awkward-phrasing spans inside a pair, and the pair's flag.
 
-Spans
------
-Words and punctuation marks of A (reference) and B (rendering) are matched in three passes:
-
-1. exactly and in order (case-insensitive; quotes, dashes and abbreviation periods folded; difflib's
-   longest matching blocks);
-2. the same word left over on both sides, in another place: moved;
-3. inside each stretch that differs, words spelled almost alike (inflection, misspelling, "2,500" /
-   "2,050", "Iran" / "Iranian"), written as one ("air strikes" / "airstrikes") or abbreviated ("US" /
-   "United States"): the same word changed, a substitution (never a changed name).
-
-What stays unmatched becomes typed spans, as character offsets into `a_text` / `b_text`: omission (only in
-A), addition (only in B), substitution (both sides of a replaced stretch, or a word changed in pass 3),
-reorder (pass 2), number (a token with a digit), name (an unmatched capitalised word that does not start
-the sentence) and punctuation. Damage visible in B's own text and absent from A is added on B's side: a
-broken sentence boundary ("at the time. that"), punctuation damage ("said. .", ",.", a mark alone between
-spaces) and a repeated word ("published published").
-
-Unusual wording
----------------
-Some errors show only in B: a dropped word that A never had ("the data show that" -> "the data that"),
-neighbours in an order English does not use ("the are trials"), a word that is not a word ("monitered";
-the web's common misspellings, "thier", are in its word list and pass).
-`fluency.py` measures, for English text, how usual a pair of neighbouring words is (pointwise mutual
-information from web word counts); B's neighbour pairs that A does not have side by side and that are
-rarer than chance add to the flag, the rarest (below WORDING_PMI) and unknown words are marked as
-"wording" spans. The same counts decide whether swapped neighbours are damage: "groups armed" for
-"armed groups" is, "Putin said" for "said Putin" is not (both orders are usual).
-
-Flag
-----
-One number in [0, 1), higher = more likely awkward or wrong: cost / (cost + SCALE), where the cost adds
-what differs inside the pair:
-
-    damage   EVENT_WEIGHT x events: broken boundaries, punctuation damage, repeated words, neighbouring
-             words that stand in the other order where the other order is the usual one ("groups armed"
-             for "armed groups"; a phrase moved as a whole, "On Tuesday the minister said", costs nothing
-             here), and words that neither English nor A knows
-    facts    EVENT_WEIGHT x changed numbers and names (a change shows on both sides and counts once), and
-             x each negation ("not", "never", "n't", ...) one side has more than the other, in English
-    content  CONTENT[kind] x the tokens of omission and punctuation spans, per token of A
-    fluency  FLUENCY_WEIGHT x the rarity of B's new neighbouring words: the sum of -PMI over those rarer
-             than chance
-    meaning  with the pair's contextual token vectors (`token_vectors`; the engine passes them unless told
-             not to): BERTScore-style greedy matching, LOST_WEIGHT x lost + EXTRA_WEIGHT x extra, plus
-             UNMATCHED_WEIGHT x the words left unmatched by the spans, each at 1 - its best cosine among
-             the other side's leftovers; without them, COSINE_WEIGHT x (1 - cosine) of the sentence vectors
-    surface  CHRF_WEIGHT x (1 - chrF / 100)
-
-Why these weights:
-- Events are counted, not divided by the sentence length: one broken boundary, one wrong number or one
-  garbled word makes a sentence wrong however long it is, and a fluent paraphrase has none of them. One
-  event (2) weighs as much as a loss of 100 chrF points would, or nearly a full SCALE.
-- Content is per reference token, so that it measures the share of the sentence affected. Only two kinds
-  cost here: a reference word with nothing at all in its place (omission, 0.75) and a punctuation mark on
-  one side only (4: a comma or colon inside a clause changes how it reads, yet moves chrF by a character
-  or two). Added and replaced words cost nothing as spans (weights 0): whether they change the meaning is
-  what the token vectors measure, and counting them again would count every rewording as an error.
-- Meaning: reference tokens left without a close vector weigh twice the rendering's extra ones, a loss
-  of meaning being surer than clutter. The token vectors tell a rewording (a close vector is found) from
-  a loss (none is), which words alone cannot; the leftover-word term applies that to the exact words the
-  spans mark. The sentence cosine stands in, more coarsely, when no token vectors are given.
-- Fluency is weighed low (0.1 per unit of PMI; "the are" costs 0.44): the word counts only know frequent
-  pairs, and a rare pair of common words is evidence, not proof.
-- chrF keeps the flag sensitive to small changes inside words (misspellings, inflection), at a weight low
-  enough that a fluent rewording, which changes many characters, does not outweigh one broken spot.
-- SCALE puts a cost of SCALE at 0.5, the dashboard's red: with token vectors, the median
-  machine-translated sentence of DEMETR (a rendering that mostly rewords its reference) gets about 0.44,
-  the quarter that differs most from its reference 0.56 and more; one damage event on an otherwise exact
-  copy gives 0.44, on top of a typical rewording 0.6.
-The weights were chosen on the even-numbered half of the DEMETR items (bench/demetr.py; the odd half is
-the check, within 0.003 of it) under two constraints: events keep one weight, and fluent paraphrases
-rank below broken renderings (tests/test_phrasing.py). No part is written for one error kind of that data;
-the negation check, one of the facts, came from a dropped "Not" in the bundled sample that ranked below a
-rewording (it moves DEMETR's negation file from 0.982 to 0.988).
+`spans(a, b)` matches A's and B's words in three passes (in order, moved, spelled almost alike) and types
+what is left (omission, addition, substitution, reorder, number, name, punctuation, boundary, repetition,
+wording); `flag(...)` adds what differs inside the pair into one cost, squashed to [0, 1). What each part
+of the cost measures and why its weight is what it is: docs/how-it-works.md; the figures: docs/benchmarks.md.
 """
 from __future__ import annotations
 
@@ -93,7 +22,7 @@ SPAN_KINDS = (
     "punctuation", "boundary", "repetition", "wording",
 )
 
-# The weights; the module docstring says what each part measures and why it weighs what it does.
+# The weights; docs/how-it-works.md says what each part measures and why it weighs what it does.
 EVENT_WEIGHT = 2.0  # per damage event (broken boundary, punctuation damage, repeated word, neighbours in an
 #                     unusual order, unknown word) and per changed number or name
 CONTENT = {"omission": 0.75, "addition": 0.0, "substitution": 0.0, "reorder": 0.0, "punctuation": 4.0}
@@ -484,7 +413,7 @@ def _is_damage(text: str, s: int, e: int) -> bool:
 
 def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str, float]:
     """What differs inside the pair, counted: `content_*` are tokens per reference token; `damage` and
-    `facts` are counts of events; `rarity` is B's unusual wording (see the module docstring)."""
+    `facts` are counts of events; `rarity` is B's unusual wording (see docs/how-it-works.md)."""
     n = max(1, len(tokens(a_text)))
     ev = {f"content_{k}": 0.0 for k in CONTENT}
     both = bool(a_text.strip() and b_text.strip())
@@ -505,7 +434,7 @@ def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str
 
 def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
                cosine: float | None = None, token_vectors=None, token_scores=None) -> dict[str, float]:
-    """The flag's cost, part by part (see the module docstring); the flag is their sum, squashed."""
+    """The flag's cost, part by part (see docs/how-it-works.md); the flag is their sum, squashed."""
     ev = evidence(a_text, b_text, a_spans, b_spans)
     parts = {
         "damage": EVENT_WEIGHT * ev["damage"],
