@@ -94,12 +94,12 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
 
     # the model's pass over the sentences also keeps their token vectors for the flag, within a budget
     unit_tokens: dict | None = {} if token_flag and enc is not None else None
-    if beads is None:
-        beads = _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens)
-    pairs = _score(units_a, units_b, beads, enc, ter, progress, token_flag, unit_tokens)
+    with _one_blas_thread():
+        if beads is None:
+            beads = _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens)
+        pairs, corpus = _score(units_a, units_b, beads, enc, ter, progress, token_flag, unit_tokens)
 
     scored = [p for p in pairs if p.a and p.b and not p.furniture]
-    corpus = metrics.corpus_scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
     cos = [p.cosine for p in scored if p.cosine is not None]
     corpus["mean_cosine"] = round(float(np.mean(cos)), 4) if cos else None
     corpus["pairs_scored"] = len(scored)
@@ -334,6 +334,10 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
     tokens = _token_scores(pairs, enc, progress, units_a, units_b, unit_tokens) if token_flag else {}
     if unit_tokens:
         unit_tokens.clear()
+    scored = [p for p in pairs if p.a and p.b and not p.furniture]
+    # sentence and corpus BLEU/chrF from one pass of sacrebleu over the pairs
+    sentence, corpus = metrics.scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
+    sentence_of = {id(p): s for p, s in zip(scored, sentence)}
     total = len(pairs)
     for n, p in enumerate(pairs):
         if p.furniture:
@@ -343,11 +347,25 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
             na, nb = _norm(p.a_text), _norm(p.b_text)
             if na in vec and nb in vec:
                 p.cosine = round(float(np.clip(vec[na] @ vec[nb], -1.0, 1.0)), 4)
-            s = metrics.sentence_scores(na, nb, ter)
+            s = sentence_of[id(p)]
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
         p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
         ts = tokens.get(_token_key(p))
         p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_scores=ts)
         if n % 200 == 0 or n == total - 1:
             progress("score", n + 1, total)
-    return pairs
+    return pairs, corpus
+
+
+@contextmanager
+def _one_blas_thread():
+    """numpy's BLAS on one thread while sentences are aligned and pairs scored: their products are small (a
+    band of windows, tens of token vectors), and waking BLAS threads for each costs more than the product
+    (about 2 ms against 0.1 ms a pair). The model runs on ONNX Runtime's own threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
