@@ -283,8 +283,7 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
                 tm = phrasing.token_match(p.a_text, p.b_text, (side(p.a, units_a), side(p.b, units_b)))
                 if tm is not None:
                     out[k] = tuple(float(x) for x in tm)
-            if missing:
-                progress("tokens", min(start + TOKEN_CHUNK, len(rest)), len(rest))
+            progress("tokens", min(start + TOKEN_CHUNK, len(rest)), len(rest))
         return out
 
     return enc.pair_values(list(pair_of), compute) if pair_of else {}
