@@ -446,3 +446,21 @@ def test_a_mutated_saved_result_is_shown_or_refused_in_one_line(data):
         return
     assert len(at.dataframe[0].value) == len(mutated["pairs"])
     _all_tabs(at)
+
+
+def test_a_saved_systems_result_with_a_bad_field_is_one_line_on_its_page():
+    from comparator.analysis.systems import compare_systems
+
+    sc = compare_systems(GOOD, [("one", OTHER), ("two", GOOD)], model="hash", n_samples=20)
+    d = json.loads(sc.to_json())
+    d["table"][1]["chrf"] = "best"
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["model"] = "hash"
+    at.session_state["sys_model"] = "hash"
+    at.switch_page("pages/1_Several_systems.py")
+    _run(at)
+    at.file_uploader(key="sys_json").upload("systems.json", as_bytes(d), "application/json")
+    _run(at)
+    _no_traceback(at)
+    assert [e.value for e in at.error] == ["table[1].chrf: expected a number or null, got 'best'"]
+    assert not at.dataframe and not at.get("download_button")

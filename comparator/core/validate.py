@@ -124,10 +124,6 @@ class _Unknown(Exception):
 _IGNORED = {"$schema", "$id", "title", "description", "$comment", "examples", "default", "$defs"}
 
 
-def _is_int(x: Any) -> bool:
-    return (isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, float) and x.is_integer())
-
-
 def _type_test(kinds: list[str]):
     kinds = set(kinds)
     plain = tuple(t for k, t in (("string", str), ("array", list), ("object", dict)) if k in kinds)

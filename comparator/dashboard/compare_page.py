@@ -13,13 +13,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from comparator.dashboard.errors import show_failure
+from comparator.dashboard.errors import show_failure, show_input_error
 from comparator.dashboard import history as dashboard_history, views
 from comparator.render import report
 from comparator.dashboard.cache import load_encoder, read_upload
 from comparator.core.documents import Document, decode, read_text
 from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL
-from comparator.core.errors import InputError, first_line
+from comparator.core.errors import InputError
 from comparator.core.result import Comparison
 from comparator.core.segment import MODES
 
@@ -356,7 +356,7 @@ def render() -> None:
         df = frame(key, result)
     except InputError as exc:
         progress_slot.empty()
-        st.error(first_line(exc, "bad input"))
+        show_input_error(st, exc)
         st.caption("Change the input in the sidebar to go on.")
         st.stop()
     except Exception as exc:  # a bug or an unforeseen input: one line for the user, the traceback in the log

@@ -15,6 +15,7 @@ import pandas as pd
 from comparator.analysis import history as hist
 from comparator.dashboard import navigation, views
 from comparator.core.errors import InputError, first_line
+from comparator.dashboard.errors import inert, show_input_error
 
 
 # ---- pure helpers ------------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def saver(st, path: str | None = None) -> Callable:
             st.session_state["saved_message"] = (f"Saved as run {run_id}" if new else
                                                  f"Already saved as run {run_id}") + f" in {where}."
         except InputError as exc:
-            st.session_state["saved_message"] = f"Not saved: {first_line(exc)}"
+            st.session_state["saved_message"] = inert(f"Not saved: {first_line(exc)}")
 
     return save
 
@@ -116,13 +117,13 @@ def render(st, path: str | None = None) -> None:
     try:
         h = hist.History(path, create=False)
     except InputError as exc:  # damaged, or not a history: said, and the file left as it is
-        st.error(first_line(exc, "cannot open the run history", limit=600))
+        show_input_error(st, exc, "cannot open the run history")
         return
     try:
         with h:
             _runs(st, h)
     except InputError as exc:  # a damaged history or stored result found while reading: one line
-        st.error(first_line(exc, "cannot read the run history", limit=600))
+        show_input_error(st, exc, "cannot read the run history")
 
 
 def _runs(st, h: hist.History) -> None:
@@ -192,7 +193,7 @@ def compare_two(st, h: hist.History, by_id: dict[int, dict]) -> None:
         new, new_label = h.comparison(new_ref)
         d = hist.diff_results(old, new, old_label, new_label)
     except InputError as exc:
-        st.warning(first_line(exc))
+        st.warning(inert(first_line(exc)))
         return
     row = st.container(horizontal=True, wrap=True, gap="medium")
     for label, value, delta, colour in corpus_metrics(d):

@@ -138,7 +138,8 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
     """The whole page. `score_systems(ref_doc, docs, names, mode, model, n_samples)` returns a
     SystemsComparison (cached by the page); `save(kind, result_dict, label)` stores a run."""
     from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL
-    from comparator.core.errors import InputError, first_line
+    from comparator.core.errors import InputError
+    from comparator.dashboard.errors import show_input_error
     from comparator.core.segment import MODES
     from comparator.analysis.systems import default_name, unique_names
 
@@ -192,7 +193,7 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
                 sc = score_systems(ref, tuple(docs), tuple(names), mode, (model or "").strip() or DEFAULT_MODEL,
                                    int(n_samples))
     except InputError as exc:
-        st.error(first_line(exc, "bad input"))
+        show_input_error(st, exc)
         return
     show(st, sc, save)
 
