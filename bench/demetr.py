@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"folder of DEMETR json files ({DEFAULT_DATA})")
     ap.add_argument("--model", default=DEFAULT_MODEL, help="encoder for the cosine (default: %(default)s; "
                                                            "'hash' for a quick model-free run)")
+    ap.add_argument("--backend", default="auto", help="encoder backend, as the CLI's --backend (e.g. onnx-int8)")
     ap.add_argument("--limit", type=int, default=None, help="first N items of each file only")
     ap.add_argument("--keep-unchanged", action="store_true", help="keep items where pert_sent == mt_sent")
     ap.add_argument("--no-token-vectors", action="store_true",
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     data, skipped = load(args.data, args.limit, args.keep_unchanged)
     texts = [t for items in data.values() for it in items for t in (it["eng"], it["mt"], it["pert"])]
-    encoder = get_encoder(args.model)
+    encoder = get_encoder(args.model, args.backend)
     t1 = time.perf_counter()
     scorer = PairScorer(encoder, token_vectors=not args.no_token_vectors)
     scorer.prepare(texts)
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{timing['pairs']} distinct pairs; load {timing['load']} s, embed {timing['embed']} s, "
           f"spans+flags+chrF+BLEU {timing['score']} s, total {timing['total']} s")
     if args.json:
-        out = {"settings": {"data": str(args.data), "model": args.model, "limit": args.limit,
+        out = {"settings": {"data": str(args.data), "model": args.model, "backend": args.backend, "limit": args.limit,
                             "keep_unchanged": args.keep_unchanged, "token_vectors": scorer.use_tokens},
                "skipped": skipped, "timing": timing, **result}
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")

@@ -239,7 +239,8 @@ def test_token_vectors_are_taken_in_chunks(sample_texts, monkeypatch):
     orig = enc.token_embeddings
     enc.token_embeddings = lambda texts: calls.append(len(texts)) or orig(texts)
     small = compare(*sample_texts, encoder=enc)
-    assert len(calls) > 3 and max(calls) <= 6
+    # a call holds the sentences of at most 3 pairs
+    assert len(calls) > 3 and max(calls) <= 3 * max(len(p.a) + len(p.b) for p in small.pairs)
     monkeypatch.setattr(engine, "TOKEN_CHUNK", 10_000)
     whole = compare(*sample_texts, encoder=_TokenHash())
     assert [p.flag for p in small.pairs] == [p.flag for p in whole.pairs]
@@ -255,8 +256,8 @@ def test_identical_pairs_need_no_token_vectors():
 
 
 def test_one_model_pass_serves_sentence_and_token_vectors(sample_texts, model_encoder, monkeypatch):
-    """The ONNX encoder keeps the token vectors of the sentences it embeds for alignment; a 1-1 pair then
-    needs no second pass, and its flag is the one the second pass gives."""
+    """The ONNX encoder keeps the token vectors of the sentences it embeds for alignment; a pair, merged or
+    not, then needs no second pass, and its flag is the one the second pass gives."""
     import comparator.core.pipeline as engine
 
     if model_encoder.backend != "onnx":
@@ -277,8 +278,12 @@ def test_one_model_pass_serves_sentence_and_token_vectors(sample_texts, model_en
     monkeypatch.setattr(engine, "UNIT_TOKEN_BYTES", 0)
     asked = fresh()
     two = compare(*sample_texts, encoder=model_encoder)
-    merged = {t for p in two.pairs if p.a and p.b and (len(p.a) > 1 or len(p.b) > 1) for t in (p.a_text, p.b_text)}
-    assert one_pass <= len(merged) < sum(asked)
+    from comparator.core.documents import normalise
+
+    # the one pass leaves out only sentences the model read in another form (their offsets would not fit)
+    other_form = {t for t in one.a_sentences + one.b_sentences if normalise(t) != t}
+    assert one_pass <= len(other_form) < sum(asked)
+    # with no budget every sentence of a pair gets a second pass, merged pairs too: the same flags
     assert [p.flag for p in one.pairs] == [p.flag for p in two.pairs]
     model_encoder._cache.clear()
     model_encoder._pairs.clear()

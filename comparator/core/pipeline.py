@@ -1,6 +1,7 @@
 """The comparison engine: read -> segment -> embed -> align -> score -> flag, into one Comparison."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
@@ -9,7 +10,7 @@ from comparator import __version__
 from comparator.core import align, metrics
 from comparator.core.marks import phrasing
 from comparator.core.documents import Document, normalise, read_path, read_text
-from comparator.core.embed.encoder import DEFAULT_MODEL, Encoder, get_encoder
+from comparator.core.embed.encoder import DEFAULT_MODEL, Encoder, get_encoder, join_tokens
 from comparator.core.errors import InputError
 from comparator.core.result import Comparison, Pair
 from comparator.core.segment import Unit, aligned_lines, segment
@@ -43,8 +44,9 @@ def compare(
     (`compare(a, b, mode="lines")`). `encoder`: a loaded encoder to use instead of `settings.model`.
     With `token_flag` (default), the flag gets the pairs' contextual token vectors, which tell a rewording
     from a loss (phrasing.py): the ONNX encoder keeps them from its pass over the sentences
-    (UNIT_TOKEN_BYTES); merged pairs, and sentences beyond that budget or embedded by another encoder, get
-    a second pass. Without, the flag uses the sentence cosine instead."""
+    (UNIT_TOKEN_BYTES), and a merged pair reads its sentences' vectors, so each sentence goes through the
+    model once; sentences beyond that budget or embedded by another encoder get a second pass. Without,
+    the flag uses the sentence cosine instead."""
     settings = _settings(settings, overrides, encoder)
     mode = settings.mode
     progress = progress or _noop
@@ -97,12 +99,12 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
 
     # the model's pass over the sentences also keeps their token vectors for the flag, within a budget
     unit_tokens: dict | None = {} if token_flag and enc is not None else None
-    if beads is None:
-        beads = _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens)
-    pairs = _score(units_a, units_b, beads, enc, ter, progress, token_flag, unit_tokens)
+    with _one_blas_thread():
+        if beads is None:
+            beads = _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens)
+        pairs, corpus = _score(units_a, units_b, beads, enc, ter, progress, token_flag, unit_tokens)
 
     scored = [p for p in pairs if p.a and p.b and not p.furniture]
-    corpus = metrics.corpus_scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
     cos = [p.cosine for p in scored if p.cosine is not None]
     corpus["mean_cosine"] = round(float(np.mean(cos)), 4) if cos else None
     corpus["pairs_scored"] = len(scored)
@@ -191,18 +193,11 @@ def _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens=N
     content_a = [i for i, u in enumerate(units_a) if not u.furniture]
     content_b = [i for i, u in enumerate(units_b) if not u.furniture]
     if content_a and content_b:
-        if unit_tokens is not None:
-            # sentences whose matching form is their text as written (most): their token vectors index it
-            same = {u.text for u in (*units_a, *units_b) if not u.furniture and _norm(u.text) == u.text}
-            enc.collect_tokens(unit_tokens, same, UNIT_TOKEN_BYTES)
-        try:
+        with _collecting_tokens(enc, unit_tokens, units_a, units_b):
             wa = _windows(enc, [_norm(units_a[i].text) for i in content_a],
                           [units_a[i].paragraph for i in content_a], progress, "A", windows)
             wb = _windows(enc, [_norm(units_b[i].text) for i in content_b],
                           [units_b[i].paragraph for i in content_b], progress, "B", windows)
-        finally:
-            if unit_tokens is not None:
-                enc.collect_tokens(None)
         inner = align.align(wa, wb, params, progress=lambda d, t: progress("align", d, t))
     else:
         inner = align.align(align.Windows({}, np.zeros(len(content_a)), np.zeros(len(content_a))),
@@ -229,52 +224,86 @@ def _with_furniture(beads, units_a, units_b) -> list[align.Bead]:
     return out
 
 
-TOKEN_CHUNK = 256  # pairs whose token vectors are held at once (about 30 MB); the vectors are then dropped
-# token vectors kept from the sentence pass (about 50 KB a sentence): about 4,000 sentences' worth; pairs of
-# sentences beyond it, and merged pairs, get their token vectors from a second pass, in chunks
-UNIT_TOKEN_BYTES = 200_000_000
-_TOKEN_KEY = "token_match/2:"  # bump when phrasing.token_match changes: stored values are keyed by it
+TOKEN_CHUNK = 256  # pairs whose missing token vectors are computed and held at once; then dropped
+# token vectors kept from the sentence pass (float16, about 25 KB a sentence): about 12,000 sentences' worth;
+# sentences beyond it get theirs from a second pass, in chunks of pairs
+UNIT_TOKEN_BYTES = 300_000_000
+_TOKEN_KEY = "token_match/3:"  # bump when phrasing.token_match or its token vectors change: stored values are keyed by it
+
+
+@contextmanager
+def _collecting_tokens(enc, unit_tokens, units_a, units_b):
+    """While the model embeds sentences, keep their token vectors in `unit_tokens` (within UNIT_TOKEN_BYTES
+    in all), so that the flag needs no second pass."""
+    if unit_tokens is None or enc is None:
+        yield
+        return
+    # sentences whose matching form is their text as written (most): their token vectors index it
+    same = {u.text for u in (*units_a, *units_b) if not u.furniture and _norm(u.text) == u.text}
+    enc.collect_tokens(unit_tokens, same, UNIT_TOKEN_BYTES - sum(v.nbytes for v in unit_tokens.values()))
+    try:
+        yield
+    finally:
+        enc.collect_tokens(None)
 
 
 def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit_tokens=None) -> dict[str, tuple]:
     """What the contextual token vectors of each two-sided pair say (phrasing.token_match), keyed by
-    `_token_key`: one more model pass over the paired texts as written, in chunks so
-    that the vectors of a long text are never all held at once, and kept (memory, and disk for scripted
-    runs) so that a re-run computes nothing."""
+    `_token_key`. A pair's token vectors are its sentences' own, as the sentence pass kept them, joined in
+    order for a merged pair (join_tokens); sentences without (beyond the budget, or another encoder) get
+    a second pass over their text as written, in chunks of pairs so that the vectors of a long text are
+    never all held at once. The values are kept (memory, and disk for scripted runs) so that a re-run
+    computes nothing."""
     if enc is None or not hasattr(enc, "token_embeddings"):
         return {}
     pair_of = {_token_key(p): p for p in pairs if p.a and p.b and not p.furniture}
+    kept = unit_tokens or {}
 
     def compute(todo: list[str]) -> dict[str, tuple]:
         out: dict[str, tuple] = {}
-
-        def keep(k, ta, tb):
-            tm = phrasing.token_match(pair_of[k].a_text, pair_of[k].b_text, (ta, tb))
-            if tm is not None:
-                out[k] = tuple(float(x) for x in tm)
-
+        rest = []
         for k in todo:
-            p = pair_of[k]
-            if p.a_text == p.b_text:  # the two sides read the same: every token finds itself, no model needed
+            if pair_of[k].a_text == pair_of[k].b_text:  # the sides read the same: every token finds itself
                 out[k] = (0.0, 0.0, 0.0)
-            elif unit_tokens and len(p.a) == 1 and len(p.b) == 1:
-                # a 1-1 pair whose sentences kept their token vectors from the sentence pass needs no second
-                # pass (a merged pair does: its joined text reads differently from its sentences one by one)
-                ta, tb = unit_tokens.get(units_a[p.a[0]].text), unit_tokens.get(units_b[p.b[0]].text)
-                if ta is not None and tb is not None:
-                    keep(k, ta, tb)
-        todo = [k for k in todo if k not in out]
-        for start in range(0, len(todo), TOKEN_CHUNK):
-            chunk = todo[start : start + TOKEN_CHUNK]
-            texts = sorted({t for k in chunk for t in (pair_of[k].a_text, pair_of[k].b_text)},
-                           key=lambda t: (len(t), t))
-            vectors = dict(zip(texts, enc.token_embeddings(texts)))
+            else:
+                rest.append(k)
+        for start in range(0, len(rest), TOKEN_CHUNK):
+            chunk = rest[start : start + TOKEN_CHUNK]
+            texts = {units_a[i].text for k in chunk for i in pair_of[k].a}
+            texts |= {units_b[j].text for k in chunk for j in pair_of[k].b}
+            missing = sorted((t for t in texts if t not in kept), key=lambda t: (len(t), t))
+            fresh = dict(zip(missing, enc.token_embeddings(missing))) if missing else {}
+
+            def side(idx, units):
+                parts = [units[i].text for i in idx]
+                return join_tokens([kept[t] if t in kept else fresh[t] for t in parts], parts)
+
             for k in chunk:
-                keep(k, vectors[pair_of[k].a_text], vectors[pair_of[k].b_text])
-            progress("tokens", min(start + TOKEN_CHUNK, len(todo)), len(todo))
+                p = pair_of[k]
+                tm = phrasing.token_match(p.a_text, p.b_text, (side(p.a, units_a), side(p.b, units_b)))
+                if tm is not None:
+                    out[k] = tuple(float(x) for x in tm)
+            progress("tokens", min(start + TOKEN_CHUNK, len(rest)), len(rest))
         return out
 
     return enc.pair_values(list(pair_of), compute) if pair_of else {}
+
+
+def _merged_vectors(enc, merged: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """Vectors of merged pairs' sides from their sentences' vectors: mean pooling over a concatenation is
+    the token-count-weighted mean of its parts' (OnnxEncoder.pool_weights), so the model reads each
+    sentence once. Encoders that cannot say so embed the joined text."""
+    if not hasattr(enc, "pool_weights"):
+        joined = list(merged)
+        return dict(zip(joined, enc.encode(joined)))
+    parts = sorted({t for ps in merged.values() for t in ps}, key=lambda t: (len(t), t))
+    unit = dict(zip(parts, enc.encode(parts).astype(np.float64)))
+    weight = dict(zip(parts, enc.pool_weights(parts)))
+    out = {}
+    for joined, ps in merged.items():
+        v = sum(weight[t] * unit[t] for t in ps)
+        out[joined] = (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+    return out
 
 
 def _token_key(p: Pair) -> str:
@@ -284,6 +313,7 @@ def _token_key(p: Pair) -> str:
 def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_tokens=None) -> list[Pair]:
     pairs: list[Pair] = []
     texts = []
+    merged: dict[str, list[str]] = {}  # a merged side's text -> its sentences' (normalised)
     for bd in beads:
         a_text = " ".join(units_a[i].text for i in bd.a)
         b_text = " ".join(units_b[j].text for j in bd.b)
@@ -293,14 +323,25 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
                           chrf=None, flag=0.0, type="furniture" if fur else f"{len(bd.a)}-{len(bd.b)}",
                           furniture=fur, confidence=bd.confidence))
         if bd.a and bd.b and not fur and enc is not None:
-            texts.extend([_norm(a_text), _norm(b_text)])
+            for idx, units, text in ((bd.a, units_a, a_text), (bd.b, units_b, b_text)):
+                if len(idx) > 1:
+                    merged[_norm(text)] = [_norm(units[i].text) for i in idx]
+                else:
+                    texts.append(_norm(text))
     vec = {}
-    if texts:
-        emb = enc.encode(texts)
+    if texts:  # aligned mode's first pass over the sentences: it keeps their token vectors too
+        with _collecting_tokens(enc, unit_tokens if token_flag else None, units_a, units_b):
+            emb = enc.encode(texts)
         vec = dict(zip(texts, emb))
+    if merged:
+        vec.update(_merged_vectors(enc, merged))
     tokens = _token_scores(pairs, enc, progress, units_a, units_b, unit_tokens) if token_flag else {}
     if unit_tokens:
         unit_tokens.clear()
+    scored = [p for p in pairs if p.a and p.b and not p.furniture]
+    # sentence and corpus BLEU/chrF from one pass of sacrebleu over the pairs
+    sentence, corpus = metrics.scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
+    sentence_of = {id(p): s for p, s in zip(scored, sentence)}
     total = len(pairs)
     for n, p in enumerate(pairs):
         if p.furniture:
@@ -310,11 +351,25 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
             na, nb = _norm(p.a_text), _norm(p.b_text)
             if na in vec and nb in vec:
                 p.cosine = round(float(np.clip(vec[na] @ vec[nb], -1.0, 1.0)), 4)
-            s = metrics.sentence_scores(na, nb, ter)
+            s = sentence_of[id(p)]
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
         p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
         ts = tokens.get(_token_key(p))
         p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_scores=ts)
         if n % 200 == 0 or n == total - 1:
             progress("score", n + 1, total)
-    return pairs
+    return pairs, corpus
+
+
+@contextmanager
+def _one_blas_thread():
+    """numpy's BLAS on one thread while sentences are aligned and pairs scored: their products are small (a
+    band of windows, tens of token vectors), and waking BLAS threads for each costs more than the product
+    (about 2 ms against 0.1 ms a pair). The model runs on ONNX Runtime's own threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -19,9 +19,38 @@ from comparator.core.errors import InputError, first_line
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 HASH_MODEL = "hash"
+# graphs the ONNX encoder can run (see _derive_onnx); the exact ones compute the torch model's vectors
+ONNX_VARIANTS = ("fp32", "fused", "int8", "fused-int8")
+EXACT_VARIANTS = ("fp32", "fused")
+DEFAULT_ONNX_VARIANT = "fp32"
+_POOL_KEY = "pool/1:"  # pair-value keys of OnnxEncoder.pool_weights
 log = logging.getLogger("comparator.core.embed.encoder")
 
 Progress = Callable[[int, int], None]
+
+
+class TokenVectors(NamedTuple):
+    """One text's contextual token vectors, kept compactly: (n, 2) int32 character offsets into the text and
+    (n, dim) float16 vectors, special tokens left out. Unpacks as the (offsets, vectors) pair phrasing takes."""
+
+    offsets: np.ndarray
+    vectors: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.offsets.nbytes + self.vectors.nbytes)
+
+
+def join_tokens(parts: Sequence[TokenVectors], texts: Sequence[str]) -> TokenVectors:
+    """The token vectors of `" ".join(texts)` made of each text's own: offsets shifted past the earlier texts
+    and their joining spaces (a merged pair reads its sentences' vectors; no second model pass)."""
+    if len(parts) == 1:
+        return parts[0]
+    shift, offsets = 0, []
+    for (offs, _), text in zip(parts, texts):
+        offsets.append(np.asarray(offs, dtype=np.int32).reshape(-1, 2) + shift)
+        shift += len(text) + 1
+    return TokenVectors(np.concatenate(offsets), np.concatenate([np.asarray(v) for _, v in parts]))
 
 
 class EmbeddingStore:
@@ -388,7 +417,7 @@ class SentenceTransformerEncoder(Encoder):
                 progress(min(start + step, len(texts)), len(texts))
         return np.concatenate(out).astype(np.float32)
 
-    def token_embeddings(self, texts: Sequence[str]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
+    def token_embeddings(self, texts: Sequence[str]) -> list[TokenVectors]:
         """Contextual token vectors with their character offsets, for word matching inside a pair."""
         tok = self._model.tokenizer
         out = []
@@ -400,7 +429,8 @@ class SentenceTransformerEncoder(Encoder):
             vec = emb.detach().cpu().numpy() if hasattr(emb, "detach") else np.asarray(emb)
             # [CLS], [SEP] and padding cover no characters: leave them out, as the ONNX path does
             keep = [k for k in range(min(len(offsets), len(vec))) if offsets[k][1] > offsets[k][0]]
-            out.append(([offsets[k] for k in keep], vec[keep]))
+            out.append(TokenVectors(np.asarray([offsets[k] for k in keep], dtype=np.int32).reshape(-1, 2),
+                                    vec[keep].astype(np.float16)))
         return out
 
 
@@ -408,25 +438,33 @@ class OnnxEncoder(Encoder):
     """The same transformer run by ONNX Runtime: no torch import at run time, about half the memory.
 
     The ONNX graph is exported once from the model folder's own weights (with torch, offline) and kept
-    in the cache folder, keyed by the weights' hash; later runs only load it. Only models whose
-    sentence-transformers pipeline is Transformer + mean pooling (+ Normalize) qualify; others use torch.
+    in the cache folder, keyed by the weights' hash and the graph variant (ONNX_VARIANTS); later runs only
+    load it. Only models whose sentence-transformers pipeline is Transformer + mean pooling (+ Normalize)
+    qualify; others use torch.
     """
 
     backend = "onnx"
 
-    def __init__(self, model: str, folder: str, batch_size: int = 32) -> None:
+    def __init__(self, model: str, folder: str, batch_size: int = 32, variant: str | None = None) -> None:
         super().__init__()
         import onnxruntime as ort
+        from collections import OrderedDict
+
         from tokenizers import Tokenizer
 
         self.name = model
         self.batch_size = batch_size
+        self.variant = variant or DEFAULT_ONNX_VARIANT
+        if self.variant not in ONNX_VARIANTS:
+            raise InputError(f"unknown ONNX variant {self.variant!r}: use one of {', '.join(ONNX_VARIANTS)}")
+        if self.variant != DEFAULT_ONNX_VARIANT:
+            self.backend = f"onnx-{self.variant}"
         conf = _read_json(os.path.join(folder, "sentence_bert_config.json"))
         self.max_len = int(conf.get("max_seq_length") or 256)
         self._tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
         self._tok.no_padding()
         self._tok.enable_truncation(self.max_len)
-        path = _onnx_file(folder)
+        path = _onnx_file(folder, self.variant)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = onnx_threads()
@@ -434,11 +472,15 @@ class OnnxEncoder(Encoder):
         self._session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._dim = int(_read_json(os.path.join(folder, "config.json")).get("hidden_size") or 384)
-        self._key = f"{model}@{_weights_key(folder)}"
+        # an int8 graph computes other vectors than the torch model's: they are stored apart
+        exact = self.variant in EXACT_VARIANTS
+        self._key = f"{model}@{_weights_key(folder)}" + ("" if exact else f":{self.variant}")
+        # per embedded text, the norm of its summed token states: see pool_weights
+        self._pool: OrderedDict[str, float] = OrderedDict()
 
     @property
     def cache_key(self) -> str:
-        # the ONNX graph computes the torch model's vectors, so both share stored vectors
+        # the fp32 graph computes the torch model's vectors, so both share stored vectors
         return self._key
 
     @property
@@ -456,22 +498,51 @@ class OnnxEncoder(Encoder):
         hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
         return hidden, mask
 
+    def _batches(self, texts: Sequence[str]):
+        """(indices, encodings) of batches of texts of about the same token count: little padding."""
+        encs = self._tok.encode_batch(list(texts))
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))  # stable: ties keep the caller's order
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield idx, [encs[i] for i in idx]
+
     def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        # texts arrive sorted by length, so each batch pads little
-        for start in range(0, len(texts), self.batch_size):
-            encs = self._tok.encode_batch(texts[start : start + self.batch_size])
+        collect = self._collecting()
+        for n, (idx, encs) in enumerate(self._batches(texts)):
             hidden, mask = self._hidden(encs)
             m = mask[..., None].astype(np.float32)
-            out[start : start + len(encs)] = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-            collect = self._collecting()
+            summed = (hidden * m).sum(1)
+            out[idx] = summed / np.maximum(m.sum(1), 1e-9)
+            for i, norm in zip(idx, np.linalg.norm(summed, axis=1)):
+                self._pool[texts[i]] = float(norm)
             if collect is not None:
-                self._keep_tokens(collect, texts[start : start + len(encs)], encs, hidden)
-            if progress and (start // self.batch_size) % 8 == 0:
-                progress(min(start + self.batch_size, len(texts)), len(texts))
+                self._keep_tokens(collect, [texts[i] for i in idx], encs, hidden)
+            if progress and n % 8 == 0:
+                progress(min((n + 1) * self.batch_size, len(texts)), len(texts))
+        while len(self._pool) > self.MEMORY_ITEMS:
+            self._pool.popitem(last=False)
         if progress and texts:
             progress(len(texts), len(texts))
         return out
+
+    def pool_weights(self, texts: Sequence[str]) -> np.ndarray:
+        """For each (normalised) text, the norm of the sum of its token states. Mean pooling over a
+        concatenation is the token-count-weighted mean of its parts' means, so the vector of texts read as one
+        is the sum of their unit vectors times these weights, normalised: no model pass over the joined text.
+        Known for every text the model embedded in this process; kept like pair values (memory and the
+        on-disk store), so that a re-run from stored vectors finds them too."""
+        keys = [_POOL_KEY + t for t in texts]
+
+        def compute(todo: list[str]) -> dict[str, tuple[float, ...]]:
+            want = [k[len(_POOL_KEY):] for k in todo]
+            missing = sorted({t for t in want if t not in self._pool}, key=lambda t: (len(t), t))
+            if missing:  # vectors found in the store, weights not (a store written before weights were kept)
+                self._embed(missing, None)
+            return {k: (self._pool[t],) for k, t in zip(todo, want) if t in self._pool}
+
+        vals = self.pair_values(keys, compute)
+        return np.array([vals[k][0] for k in keys], dtype=np.float64)
 
     @staticmethod
     def _keep_tokens(collect, texts, encs, hidden) -> None:
@@ -481,23 +552,25 @@ class OnnxEncoder(Encoder):
                 return
             if text in only:
                 sink[text] = _tokens_of(e, hidden[r])
-                budget[0] -= sink[text][1].nbytes
+                budget[0] -= sink[text].nbytes
 
-    def token_embeddings(self, texts: Sequence[str]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
-        """Contextual token vectors with their character offsets ([CLS]/[SEP] left out)."""
-        out = []
-        for start in range(0, len(texts), self.batch_size):
-            encs = self._tok.encode_batch(list(texts[start : start + self.batch_size]))
+    def token_embeddings(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Contextual token vectors with their character offsets ([CLS]/[SEP] left out), compactly."""
+        out: list = [None] * len(texts)
+        for idx, encs in self._batches(texts):
             hidden, _ = self._hidden(encs)
-            out.extend(_tokens_of(e, hidden[r]) for r, e in enumerate(encs))
+            for r, (i, e) in enumerate(zip(idx, encs)):
+                out[i] = _tokens_of(e, hidden[r])
         return out
 
 
-def _tokens_of(e, hidden_row: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+def _tokens_of(e, hidden_row: np.ndarray) -> TokenVectors:
     """One text's token offsets and vectors from its encoding and its row of hidden states, special tokens
     ([CLS], [SEP]) and padding left out."""
-    keep = [k for k, sp in enumerate(e.special_tokens_mask) if not sp][: len(e.ids)]
-    return [tuple(e.offsets[k]) for k in keep], hidden_row[keep]
+    n = len(e.ids)
+    keep = np.flatnonzero(np.asarray(e.special_tokens_mask[:n], dtype=bool) == 0)
+    offsets = np.asarray(e.offsets[:n], dtype=np.int32).reshape(-1, 2)[keep]
+    return TokenVectors(offsets, hidden_row[keep].astype(np.float16))
 
 
 def onnx_threads() -> int:
@@ -625,14 +698,15 @@ def _onnx_problem(target: str) -> str | None:
     return None
 
 
-def _onnx_file(folder: str) -> str:
-    """The cached ONNX export of a model folder, made on first use (atomic, so concurrent runs are safe).
+def _onnx_file(folder: str, variant: str = "fp32") -> str:
+    """The cached ONNX export of a model folder, made on first use (atomic, so concurrent runs are safe);
+    other variants are derived from it and cached beside it under their own name.
 
     The cache heals: an export that no longer matches the SHA-256 kept beside it at export (a bad copy, a
     disk error), or an older one that ONNX Runtime cannot load, is moved aside (model.onnx.corrupt-<time>,
     said in a warning) and exported again, so the run gives the vectors a good cache gives."""
     target_dir = os.path.join(cache_dir(), "onnx", _weights_key(folder))
-    target = os.path.join(target_dir, "model.onnx")
+    target = os.path.join(target_dir, "model.onnx" if variant == "fp32" else f"model-{variant}.onnx")
     if os.path.lexists(target):
         problem = _onnx_problem(target)
         if problem is None:
@@ -652,6 +726,8 @@ def _onnx_file(folder: str) -> str:
     if os.path.exists(target_dir) and not os.path.isdir(target_dir):
         os.replace(target_dir, f"{target_dir}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(target_dir, exist_ok=True)
+    if variant != "fp32":
+        return _derive_onnx(folder, _onnx_file(folder), variant, target)
     import tempfile
 
     import torch
@@ -685,6 +761,43 @@ def _onnx_file(folder: str) -> str:
         digest = _file_sha256(tmp)
         os.replace(tmp, target)
         _onnx_stamp(target, digest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _derive_onnx(folder: str, source: str, variant: str, target: str) -> str:
+    """Write `variant` of the exported graph `source` to `target`: `fused`, ONNX Runtime's transformer
+    optimizer (attention, layer norms, GELU and the embedding layer each one fused operator); `int8`,
+    dynamic quantisation of the weights, per output channel (per tensor loses too much agreement)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=os.path.dirname(target))
+    os.close(fd)
+    try:
+        if variant.startswith("fused"):
+            from onnxruntime.transformers import optimizer
+
+            conf = _read_json(os.path.join(folder, "config.json"))
+            fused = optimizer.optimize_model(source, model_type="bert", num_heads=int(conf.get("num_attention_heads", 12)),
+                                             hidden_size=int(conf.get("hidden_size", 384)), opt_level=0, use_gpu=False)
+            fused.save_model_to_file(tmp)
+            source = tmp
+        if variant.endswith("int8"):
+            import onnx
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            out = tmp + ".q.onnx"
+            try:
+                quantize_dynamic(source, out, weight_type=QuantType.QInt8, per_channel=True,
+                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                os.replace(out, tmp)
+            finally:
+                if os.path.exists(out):
+                    os.unlink(out)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -730,7 +843,8 @@ _ENCODERS: dict[str, Encoder] = {}
 _ENCODERS_LOCK = threading.Lock()
 
 
-BACKENDS = ("auto", "onnx", "torch")
+# onnx-VARIANT picks one ONNX graph (ONNX_VARIANTS); plain onnx is the default one
+BACKENDS = ("auto", "onnx", "torch", *(f"onnx-{v}" for v in ONNX_VARIANTS))
 
 
 def _make_encoder(model: str, backend: str) -> Encoder:
@@ -741,14 +855,14 @@ def _make_encoder(model: str, backend: str) -> Encoder:
     folder = default_model_path() if model == DEFAULT_MODEL else os.path.expanduser(model)
     if backend != "torch" and os.path.isdir(folder) and onnx_compatible(folder):
         try:
-            return OnnxEncoder(model, folder)
+            return OnnxEncoder(model, folder, variant=backend[5:] if backend.startswith("onnx-") else None)
         except InputError:
             raise
         except Exception as exc:  # export or runtime unavailable: the torch path gives the same vectors
-            if backend == "onnx":
+            if backend.startswith("onnx"):
                 raise InputError(f"cannot run {model!r} with ONNX Runtime: {first_line(exc, limit=200)}") from None
             log.warning("ONNX Runtime cannot run %s (%s); using torch", model, first_line(exc, limit=200))
-    elif backend == "onnx":
+    elif backend.startswith("onnx"):
         raise InputError(f"{model!r} is not a local mean-pooling sentence-transformers folder; use --backend torch")
     return SentenceTransformerEncoder(model)
 

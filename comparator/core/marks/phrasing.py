@@ -50,27 +50,36 @@ _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
 
 def tokens(text: str) -> list[tuple[int, int, str]]:
     """(start, end, key) for each word or punctuation mark; the key is folded for matching."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=16384)
+def _tokens(text: str) -> tuple[tuple[int, int, str], ...]:
+    # one pair asks for its texts' tokens several times (matching, evidence, token matching): once is enough
     out = []
     for m in _TOKEN.finditer(text):
         key = unicodedata.normalize("NFKC", m.group()).lower().translate(_FOLD)
         if len(key) > 1 and "." in key and not key[0].isdigit():
             key = key.replace(".", "")  # "U.S." = "US", "Mr." = "Mr"
         out.append((m.start(), m.end(), key))
-    return out
+    return tuple(out)
 
 
 def _is_punct(key: str) -> bool:
     return not any(ch.isalnum() for ch in key)
 
 
+@lru_cache(maxsize=65536)
 def _near(x: str, y: str) -> bool:
     """Spelled almost alike: the same word inflected or misspelled, or a number with a digit changed."""
-    if _is_punct(x) or _is_punct(y) or min(len(x), len(y)) < 3:
+    if min(len(x), len(y)) < 3 or _is_punct(x) or _is_punct(y):
         return False
     short, long_ = sorted((x, y), key=len)
     if len(short) >= 4 and long_.startswith(short):  # "Iran" / "Iranian", "report" / "reported"
         return True
-    return SequenceMatcher(None, x, y, autojunk=False).ratio() >= 0.75
+    sm = SequenceMatcher(None, x, y, autojunk=False)
+    # the two quick ratios bound the ratio from above: most word pairs fail there, before the full match
+    return sm.real_quick_ratio() >= 0.75 and sm.quick_ratio() >= 0.75 and sm.ratio() >= 0.75
 
 
 class _Match(NamedTuple):
@@ -93,7 +102,7 @@ def _pair(m: _Match, i: int, j: int, status: str) -> None:
 @lru_cache(maxsize=4096)
 def _match(a_text: str, b_text: str) -> _Match:
     """Token matching of a pair: exact and in order, then moved, then spelled almost alike."""
-    ta, tb = tokens(a_text), tokens(b_text)
+    ta, tb = _tokens(a_text), _tokens(b_text)
     ka, kb = [t[2] for t in ta], [t[2] for t in tb]
     m = _Match(ta, tb, [None] * len(ta), [None] * len(tb), [-1] * len(ta), [-1] * len(tb),
                [0] * len(ta), [0] * len(tb), [])
@@ -176,7 +185,7 @@ def _acronyms(m: _Match, a_text: str, b_text: str, ia, jb, swap: bool = False) -
 @lru_cache(maxsize=4096)
 def _english(a_text: str) -> bool:
     """Whether the word evidence of fluency.py applies to a pair with this reference (one check per text)."""
-    return fluency.applies([t[2] for t in tokens(a_text)])
+    return fluency.applies([t[2] for t in _tokens(a_text)])
 
 
 def local_swaps(a_text: str, b_text: str) -> int:
@@ -184,8 +193,8 @@ def local_swaps(a_text: str, b_text: str) -> int:
     the other side's order is the usual one: "groups armed" for "armed groups". (A phrase moved as a whole,
     "On Tuesday, X said" for "X said on Tuesday", is not a swap; nor is "Putin said" for "said Putin", an
     order English uses as often: for English text, `fluency.pmi` decides which order is usual.)"""
-    ka = [t[2] for t in tokens(a_text) if not _is_punct(t[2])]
-    kb = [t[2] for t in tokens(b_text) if not _is_punct(t[2])]
+    ka = [t[2] for t in _tokens(a_text) if not _is_punct(t[2])]
+    kb = [t[2] for t in _tokens(b_text) if not _is_punct(t[2])]
     pairs_a = set(zip(ka, ka[1:]))
     pairs_b = set(zip(kb, kb[1:]))
     english = _english(a_text)
@@ -326,14 +335,18 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
     return _merge(a_spans, a_text), _merge(b_spans, b_text)
 
 
+def _offsets(offsets) -> np.ndarray:
+    return np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+
+
 def _unit_rows(vectors, offsets) -> np.ndarray | None:
     """Token vectors as unit rows, without special tokens (zero-width offsets) when offsets are given."""
     v = np.asarray(vectors, dtype=np.float32)
     if v.ndim != 2 or not len(v):
         return None
     if offsets is not None and len(offsets) == len(v):
-        keep = [k for k, o in enumerate(offsets) if o[1] > o[0]]
-        v = v[keep]
+        o = _offsets(offsets)
+        v = v[o[:, 1] > o[:, 0]]
     if not len(v):
         return None
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
@@ -344,14 +357,17 @@ def _word_rows(toks, offsets, vectors) -> np.ndarray | None:
     v = np.asarray(vectors, dtype=np.float32)
     if v.ndim != 2 or len(offsets) != len(v) or not len(toks):
         return None
-    starts = np.array([o[0] for o in offsets])
-    ends = np.array([o[1] for o in offsets])
-    real = ends > starts
+    o = _offsets(offsets)
+    starts, ends = o[:, 0], o[:, 1]
+    spans = np.array([(s, e) for s, e, _ in toks], dtype=np.int64)
+    # which model tokens overlap each of our tokens, all at once
+    hits = (ends > starts)[None, :] & (starts[None, :] < spans[:, 1:2]) & (ends[None, :] > spans[:, 0:1])
     out = np.zeros((len(toks), v.shape[1]), dtype=np.float32)
-    for q, (s, e, _) in enumerate(toks):
-        hit = real & (starts < e) & (ends > s)
-        if hit.any():
-            out[q] = v[hit].mean(axis=0)
+    count = hits.sum(axis=1)
+    one = np.flatnonzero(count == 1)
+    out[one] = v[hits[one].argmax(axis=1)]  # the mean of one row is that row
+    for q in np.flatnonzero(count > 1):
+        out[q] = v[hits[q]].mean(axis=0)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
@@ -372,7 +388,7 @@ def token_match(a_text: str, b_text: str, token_vectors) -> tuple[float, float, 
     if a is None or b is None:
         return None
     sim = a @ b.T
-    n = len(tokens(a_text)) or 1
+    n = len(_tokens(a_text)) or 1
     lost = float(np.clip(1.0 - sim.max(axis=1), 0.0, 2.0).sum()) / len(a)
     extra = float(np.clip(1.0 - sim.max(axis=0), 0.0, 2.0).sum()) / len(a)
     m = _match(a_text, b_text)
@@ -414,7 +430,7 @@ def _is_damage(text: str, s: int, e: int) -> bool:
 def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str, float]:
     """What differs inside the pair, counted: `content_*` are tokens per reference token; `damage` and
     `facts` are counts of events; `rarity` is B's unusual wording (see docs/how-it-works.md)."""
-    n = max(1, len(tokens(a_text)))
+    n = max(1, len(_tokens(a_text)))
     ev = {f"content_{k}": 0.0 for k in CONTENT}
     both = bool(a_text.strip() and b_text.strip())
     wording = unusual_wording(a_text, b_text) if both else Wording(0.0, 0, [])
@@ -428,7 +444,7 @@ def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str
             elif k in ("boundary", "repetition") or (k == "punctuation" and side == "b" and _is_damage(text, s, e)):
                 ev["damage"] += 1.0
             elif k in CONTENT:
-                ev[f"content_{k}"] += max(1, len(tokens(text[s:e]))) / n
+                ev[f"content_{k}"] += max(1, sum(1 for _ in _TOKEN.finditer(text[s:e]))) / n
     return ev
 
 
