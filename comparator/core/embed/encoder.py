@@ -727,7 +727,9 @@ def _onnx_file(folder: str, variant: str = "fp32") -> str:
         os.replace(target_dir, f"{target_dir}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(target_dir, exist_ok=True)
     if variant != "fp32":
-        return _derive_onnx(folder, _onnx_file(folder), variant, target)
+        derived = _derive_onnx(folder, _onnx_file(folder), variant, target)
+        _onnx_stamp(derived)  # checked like the export it came from
+        return derived
     import tempfile
 
     import torch
