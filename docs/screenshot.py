@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,26 +22,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 FIRST_LOAD_MS = 240_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _server_tools():
+    """bench/load_dashboard.py: it starts the dashboard on 127.0.0.1 and waits for its health check."""
+    import importlib.util
 
-
-def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s")
-        time.sleep(0.3)
+    spec = importlib.util.spec_from_file_location("load_dashboard", ROOT / "bench" / "load_dashboard.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def _shoot(url: str, out: Path, width: int, height: int) -> None:
@@ -83,29 +68,23 @@ def main() -> int:
         print("error: playwright is not installed (pip install -r requirements-dev.txt)", file=sys.stderr)
         return 2
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    from comparator.core.errors import first_line
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "streamlit.log"
+        server = None
         try:
-            _wait_healthy(proc, url, 90)
-            _shoot(url, args.output, args.width, args.height)
+            server = _server_tools().start_server(log)
+            _shoot(server.url, args.output, args.width, args.height)
         except Exception as exc:  # one line, then the server's last words, which usually say why
-            log.seek(0)
-            tail = log.read().decode("utf-8", "replace").splitlines()[-15:]
-            print("\n".join(tail), file=sys.stderr)
-            print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+            if log.exists():
+                tail = log.read_text("utf-8", errors="replace").splitlines()[-15:]
+                print("\n".join(tail), file=sys.stderr)
+            print(f"error: {first_line(exc, type(exc).__name__)}", file=sys.stderr)
             return 1
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            if server is not None:
+                server.stop()
     print(f"wrote {args.output} ({args.output.stat().st_size // 1024} KB)")
     return 0
 
