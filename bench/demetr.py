@@ -186,6 +186,15 @@ def table(result: dict, skipped: dict) -> str:
     return "\n".join(lines)
 
 
+def have_data(folder: Path) -> bool:
+    """Whether the DEMETR files are there; when not, says so on stderr (the caller exits 2)."""
+    if folder.is_dir() and any(folder.glob("*.json")):
+        return True
+    print(f"DEMETR data not found: {folder} has no *.json files. This benchmark needs the evaluation data "
+          f"beside the checkout (../shared/eval/demetr-dev) or --data pointing at it.", file=sys.stderr)
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"folder of DEMETR json files ({DEFAULT_DATA})")
@@ -199,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = ap.parse_args(argv)
 
-    if not args.data.is_dir() or not any(args.data.glob("*.json")):
-        print(f"DEMETR data not found: {args.data} has no *.json files. This benchmark needs the evaluation data "
-              f"beside the checkout (../shared/eval/demetr-dev) or --data pointing at it.", file=sys.stderr)
+    if not have_data(args.data):
         return 2
 
     t0 = time.perf_counter()

@@ -25,9 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=demetr.DEFAULT_MODEL)
     ap.add_argument("--limit", type=int, default=None, help="first N items of each file only")
     args = ap.parse_args(argv)
-    if not args.data.is_dir() or not any(args.data.glob("*.json")):
-        print(f"DEMETR data not found: {args.data} has no *.json files. This benchmark needs the evaluation data "
-              f"beside the checkout (../shared/eval/demetr-dev) or --data pointing at it.", file=sys.stderr)
+    if not demetr.have_data(args.data):
         return 2
     data, skipped = demetr.load(args.data, args.limit)
     items = [it for file_items in data.values() for it in file_items]
