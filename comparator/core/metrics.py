@@ -65,13 +65,14 @@ def signature(name: str) -> str:
     return str(_metrics()[name].get_signature())
 
 
+def _sentence_scorer(m: dict, name: str):
+    return m["sent_bleu"] if name == "bleu" else m[name]
+
+
 def sentence_scores(reference: str, hypothesis: str, ter: bool = False) -> SentenceScores:
     m = _metrics()
-    out = {}
-    for name in wanted(ter):
-        scorer = m["sent_bleu"] if name == "bleu" else m[name]
-        out[name] = round(scorer.sentence_score(hypothesis, [reference]).score, 4)
-    return SentenceScores(**out)
+    return SentenceScores(**{name: round(_sentence_scorer(m, name).sentence_score(hypothesis, [reference]).score, 4)
+                             for name in wanted(ter)})
 
 
 def corpus_scores(references: list[str], hypotheses: list[str], ter: bool = False) -> dict:
@@ -99,11 +100,11 @@ def scores(references: list[str], hypotheses: list[str], ter: bool = False) -> t
     if not hypotheses:
         return [], corpus
     refs = [list(references)]
-    names = ("bleu", "chrf", "ter") if ter else ("bleu", "chrf")
+    names = wanted(ter)
     stats = {name: m[name]._extract_corpus_statistics(hypotheses, refs) for name in names}
-    sentence = {"bleu": m["sent_bleu"], "chrf": m["chrf"], "ter": m["ter"]}
-    per = {name: [round(sentence[name]._aggregate_and_compute([s]).score, 4) for s in stats[name]] for name in names}
-    out = [SentenceScores(b, c, per["ter"][i] if ter else None) for i, (b, c) in enumerate(zip(per["bleu"], per["chrf"]))]
+    per = {name: [round(_sentence_scorer(m, name)._aggregate_and_compute([s]).score, 4) for s in stats[name]]
+           for name in names}
+    out = [SentenceScores(**{name: per[name][i] for name in names}) for i in range(len(hypotheses))]
     for name in names:
         corpus[name] = round(m[name]._aggregate_and_compute(stats[name]).score, 4)
     return out, corpus
