@@ -83,8 +83,6 @@ def compare(
 
 def _settings(settings: Settings | None, overrides: dict, encoder: Encoder | None) -> Settings:
     settings = settings or Settings()
-    if "params" in overrides:  # the name before Settings
-        overrides["align"] = overrides.pop("params")
     if "model" in overrides and not overrides["model"]:
         del overrides["model"]  # no model given: the settings' own
     if encoder is not None and "model" not in overrides and settings.model == DEFAULT_MODEL:
