@@ -39,6 +39,11 @@ class AlignParams:
     # compares them (0 = plain cosine; below 1, so a vector never cancels out)
     center: float = 0.5
     absorb: float = 0.0  # a sentence left unaligned joins the pair beside it when that raises its cosine by more
+    # how far the length prior is normalised by the two texts' overall length ratio (1 = fully: a sentence
+    # of A is compared with a B sentence as long as A's length times total B / total A; 0 = raw lengths).
+    # Across scripts the raw ratio is far from 1 (a Chinese sentence has about a third of its English
+    # translation's characters), and the prior would otherwise favour the wrong merges.
+    length_norm: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,20 @@ def _centred_cosine(sim, pa, pb, mm):
     return (sim - pa - pb + mm) / np.sqrt(np.maximum((1 - 2 * pa + mm) * (1 - 2 * pb + mm), 1e-12))
 
 
-def _length_prior(la, lb):
+def length_ratio(a_len: np.ndarray, b_len: np.ndarray, strength: float = 1.0) -> float:
+    """Total length of B over total length of A, raised to `strength`, clipped to [1/10, 10]: what one
+    character of A is worth in B's characters. Totals, not a per-sentence statistic, so that sentences
+    found in one rendering only move it by their share of the text."""
+    ta, tb = float(np.sum(a_len)), float(np.sum(b_len))
+    if strength <= 0 or ta <= 0 or tb <= 0:
+        return 1.0
+    return float(np.clip(tb / ta, 0.1, 10.0)) ** float(strength)
+
+
+def _length_prior(la, lb, ratio: float = 1.0):
+    """How alike the lengths of two windows are, in (0, 1]: log2(1 + shorter / longer), A's length first
+    put in B's units (`ratio`, see length_ratio)."""
+    la = la * ratio
     lo = np.minimum(la, lb)
     hi = np.maximum(np.maximum(la, lb), 1)
     return np.log2(1.0 + lo / hi)
@@ -197,19 +215,21 @@ def _coarsen(x: np.ndarray) -> np.ndarray:
     return y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-9)
 
 
-def first_pass(a: np.ndarray, b: np.ndarray, a_len: np.ndarray, b_len: np.ndarray, skip: float, progress=None):
-    """A 1-1/skip path over sentence embeddings; coarse-to-fine when the grid is large."""
+def first_pass(a: np.ndarray, b: np.ndarray, a_len: np.ndarray, b_len: np.ndarray, skip: float, progress=None,
+               ratio: float = 1.0):
+    """A 1-1/skip path over sentence embeddings; coarse-to-fine when the grid is large. `ratio`: see
+    length_ratio."""
     n, m = len(a), len(b)
 
     def score(i, sb, da, db):
         sim = b[sb] @ a[i - 1]
-        return sim * _length_prior(a_len[i - 1], b_len[sb])
+        return sim * _length_prior(a_len[i - 1], b_len[sb], ratio)
 
     if n * m <= FULL_CELLS or n < 4 or m < 4:
         lo = np.zeros(n + 1, dtype=np.int64)
         hi = np.full(n + 1, m, dtype=np.int64)
         # the whole grid is searched: one matrix product instead of a product per row
-        full = (a @ b.T) * _length_prior(a_len[:, None], b_len[None, :])
+        full = (a @ b.T) * _length_prior(a_len[:, None], b_len[None, :], ratio)
 
         def score(i, sb, da, db):  # noqa: F811
             return full[i - 1, sb]
@@ -217,7 +237,7 @@ def first_pass(a: np.ndarray, b: np.ndarray, a_len: np.ndarray, b_len: np.ndarra
         ca, cb = _coarsen(a), _coarsen(b)
         la = np.add.reduceat(a_len, np.arange(0, n, 2)) if n else a_len
         lb = np.add.reduceat(b_len, np.arange(0, m, 2)) if m else b_len
-        coarse = first_pass(ca, cb, la, lb, skip)
+        coarse = first_pass(ca, cb, la, lb, skip, ratio=ratio)
         ci, cj = _path_cells(coarse)
         ci = np.minimum(np.concatenate([ci * 2, ci * 2 + 1]), n)
         cj = np.minimum(np.concatenate([cj * 2, cj * 2 + 1]), m)
@@ -239,7 +259,8 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
     if progress is not None:
         report1 = lambda i, total: progress(i, 2 * total)  # noqa: E731
         report2 = lambda i, total: progress(total + i, 2 * total)  # noqa: E731
-    path1 = first_pass(a1, b1, a_len, b_len, params.skip, report1)
+    ratio = length_ratio(a_len, b_len, params.length_norm)
+    path1 = first_pass(a1, b1, a_len, b_len, params.skip, report1, ratio=ratio)
     ci, cj = _path_cells(path1)
     lo, hi = _band_from_cells(ci, cj, n, m, BAND_PASS2)
 
@@ -268,7 +289,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             pa = a_proj[da][sa] if da in a_proj else float(va @ mean)
             pb = b_proj[db][sbo] if db in b_proj else vb @ mean
             sim = _centred_cosine(sim, pa, pb, mm)
-        val = sim * _length_prior(a_win.length(sa, da), b_win.length(sbo, db))
+        val = sim * _length_prior(a_win.length(sa, da), b_win.length(sbo, db), ratio)
         merged = da + db - 2
         if merged:
             val = val - params.merge_penalty * merged

