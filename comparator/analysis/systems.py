@@ -49,9 +49,11 @@ class Segment:
     reference: str  # the reference sentences joined by one space
     hypotheses: list[str]  # per system, in system order
     pairs: list[list[int]]  # per system: indices into that system's `pairs`
-    chrf: list[float]  # per system: sentence chrF of the hypothesis against the reference (0 for an empty one)
+    # per system: sentence chrF of the hypothesis against the reference (0 for an empty one; None when the
+    # reference and the systems are in different languages)
+    chrf: list[float | None]
     flag: list[float]  # per system: the highest flag among its pairs here (1.0 when it left the segment out)
-    disagreement: float  # highest minus lowest chrF over the systems
+    disagreement: float  # highest minus lowest chrF over the systems (across languages: of 100 x the flag)
 
 
 @dataclass
@@ -177,10 +179,14 @@ def rank_systems(reference_name: str, names: list[str], results: list[Comparison
     groups = reference_segments(results)
     per_system = [_segment_hypotheses(r, groups) for r in results]
     refs = [normalise(" ".join(first.a_sentences[i] for i in g)) for g in groups]
-    segments = _segments(first, groups, refs, results, per_system)
+    cross = any(r.cross_lingual for r in results)
+    segments = _segments(first, groups, refs, results, per_system, cross)
     notes: list[str] = []
     significance = None
-    if groups:
+    if cross:
+        notes.append("the reference and the systems are in different languages: BLEU and chrF are not computed and "
+                     "there is no significance test; the systems are ranked by mean cosine, then flagged pairs")
+    elif groups:
         significance = paired_bootstrap(names, [[normalise(h) for h in hyps] for hyps, _ in per_system], refs,
                                         n_samples)
     else:
@@ -260,21 +266,25 @@ def _segment_hypotheses(result: Comparison, groups: list[list[int]]) -> tuple[li
     return [" ".join(t) for t in texts], pairs
 
 
-def _segments(first, groups, refs, results, per_system) -> list[Segment]:
+def _segments(first, groups, refs, results, per_system, cross: bool = False) -> list[Segment]:
     from comparator.core import metrics
 
     out = []
     for g, members in enumerate(groups):
         hyps = [hyps[g] for hyps, _ in per_system]
         idx = [pairs[g] for _, pairs in per_system]
-        chrf = [metrics.sentence_scores(refs[g], normalise(h)).chrf if h.strip() else 0.0 for h in hyps]
         flags = []
         for r, ids in zip(results, idx):
             fl = [r.pairs[i].flag for i in ids if r.pairs[i].flag is not None]
             flags.append(round(max(fl), 4) if fl else 1.0)
+        if cross:
+            chrf = [None] * len(hyps)
+            spread = round(100 * (max(flags) - min(flags)), 4)
+        else:
+            chrf = [metrics.sentence_scores(refs[g], normalise(h)).chrf if h.strip() else 0.0 for h in hyps]
+            spread = round(max(chrf) - min(chrf), 4)
         out.append(Segment(a=list(members), reference=" ".join(first.a_sentences[i] for i in members),
-                           hypotheses=hyps, pairs=idx, chrf=chrf, flag=flags,
-                           disagreement=round(max(chrf) - min(chrf), 4)))
+                           hypotheses=hyps, pairs=idx, chrf=chrf, flag=flags, disagreement=spread))
     return out
 
 
@@ -360,8 +370,10 @@ def _table(names, results, significance, threshold) -> list[dict[str, Any]]:
         })
         rows.append(row)
     # Rank by segment chrF (more stable than BLEU on short texts), then BLEU, then fewer flagged pairs.
+    # (across languages there is no chrF or BLEU: mean cosine, then flagged pairs, decide)
     order = sorted(range(len(rows)), key=lambda i: (-(rows[i]["chrf"] or 0.0), -(rows[i]["bleu"] or 0.0),
-                                                    rows[i]["flagged"], i))
+                                                    -(rows[i]["mean_cosine"] or 0.0) if rows[i]["chrf"] is None
+                                                    else 0.0, rows[i]["flagged"], i))
     for rank, i in enumerate(order, 1):
         rows[i]["rank"] = rank
     return rows

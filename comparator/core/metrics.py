@@ -45,8 +45,8 @@ def wanted(ter: bool = False) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class SentenceScores:
-    bleu: float
-    chrf: float
+    bleu: float | None  # None: not computed (the sides are in different languages)
+    chrf: float | None
     ter: float | None = None
 
 

@@ -7,10 +7,11 @@ from typing import Callable
 import numpy as np
 
 from comparator import __version__
-from comparator.core import align, metrics
+from comparator.core import align, languages as langs, metrics
 from comparator.core.marks import phrasing
 from comparator.core.documents import Document, normalise, read_path, read_text
-from comparator.core.embed.encoder import DEFAULT_MODEL, Encoder, get_encoder, join_tokens
+from comparator.core.embed.encoder import (DEFAULT_MODEL, ENGLISH_ONLY_MODELS, HASH_MODEL, Encoder, get_encoder,
+                                           join_tokens)
 from comparator.core.errors import InputError
 from comparator.core.result import Comparison, Pair
 from comparator.core.segment import Unit, aligned_lines, segment
@@ -94,13 +95,18 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
     mode, ter, params, windows, token_flag = (settings.mode, settings.ter, settings.align, settings.windows,
                                               settings.token_flag)
     model_name = settings.model
+    lang = langs.decide(" ".join(u.text for u in units_a if not u.furniture),
+                        " ".join(u.text for u in units_b if not u.furniture), settings.languages)
+    notes.extend(language_notes(lang, model_name, enc))
+    if lang.cross:
+        token_flag = False  # token vectors compare A's words with B's: not across languages
 
     # the model's pass over the sentences also keeps their token vectors for the flag, within a budget
     unit_tokens: dict | None = {} if token_flag and enc is not None else None
     with _one_blas_thread():
         if beads is None:
             beads = _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens)
-        pairs, corpus = _score(units_a, units_b, beads, enc, ter, progress, token_flag, unit_tokens)
+        pairs, corpus = _score(units_a, units_b, beads, enc, ter, progress, token_flag, unit_tokens, lang)
 
     scored = [p for p in pairs if p.a and p.b and not p.furniture]
     cos = [p.cosine for p in scored if p.cosine is not None]
@@ -114,6 +120,7 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
         "align": {k: getattr(params, k) for k in params.__dataclass_fields__},
         "windows": windows,
         "token_flag": bool(token_flag and hasattr(enc, "token_embeddings")),
+        "languages": settings.languages,
         "version": __version__,
         "a_name": doc_a.name,
         "b_name": doc_b.name,
@@ -131,7 +138,39 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
         a_furniture=[i for i, u in enumerate(units_a) if u.furniture],
         b_furniture=[i for i, u in enumerate(units_b) if u.furniture],
         notes=notes,
+        languages=lang.to_dict(),
     )
+
+
+CROSS_REASON = "A and B are in different languages"
+
+
+def _language_name(code: str | None) -> str:
+    return {None: "too little text to tell", "mixed": "mixed languages", "latin": "Latin script"}.get(code, code)
+
+
+def language_notes(lang: langs.Languages, model: str, enc: Encoder | None) -> list[str]:
+    """What a result says about its languages: the metrics and marks a cross-lingual pair goes without,
+    and a model that cannot read the texts."""
+    out = []
+    how = "as given" if lang.given else "found from the text"
+    if lang.cross:
+        out.append(f"A is {_language_name(lang.a)} and B is {_language_name(lang.b)} ({how}): BLEU, chrF and TER "
+                   "are not computed (they compare A's words and characters with B's, which means nothing across "
+                   "languages), and word-level marks are off; cosine, sentences found in one rendering only and "
+                   "changed numbers" + (" and names" if lang.same_script else "") + " still count, and the flag is "
+                   "built from them")
+    name = enc.name if enc is not None else model
+    others = [x for x in (lang.a, lang.b) if not langs.english_or_unknown(x)] if not lang.given else \
+        [x for x in (lang.a, lang.b) if x.split("-")[0] != "en"]
+    if others and name in ENGLISH_ONLY_MODELS:
+        out.append(f"warning: the model {name} reads English only, and A is {_language_name(lang.a)}, B "
+                   f"{_language_name(lang.b)}: its vectors, so the alignment and the cosines, mean little here; "
+                   "use the model 'multilingual' (--model multilingual)")
+    elif lang.cross and name == HASH_MODEL:
+        out.append("warning: the hash encoder compares characters, which two languages do not share: the "
+                   "alignment and the cosines mean little here; use the model 'multilingual'")
+    return out
 
 
 def _norm(text: str) -> str:
@@ -308,7 +347,9 @@ def _token_key(p: Pair) -> str:
     return f"{_TOKEN_KEY}{len(p.a_text)}:{p.a_text}{p.b_text}"
 
 
-def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_tokens=None) -> list[Pair]:
+def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_tokens=None,
+           lang: langs.Languages | None = None) -> list[Pair]:
+    cross = bool(lang and lang.cross)
     pairs: list[Pair] = []
     texts = []
     merged: dict[str, list[str]] = {}  # a merged side's text -> its sentences' (normalised)
@@ -337,9 +378,15 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
     if unit_tokens:
         unit_tokens.clear()
     scored = [p for p in pairs if p.a and p.b and not p.furniture]
-    # sentence and corpus BLEU/chrF from one pass of sacrebleu over the pairs
-    sentence, corpus = metrics.scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
-    sentence_of = {id(p): s for p, s in zip(scored, sentence)}
+    if cross:  # BLEU, chrF and TER compare words and characters of one language: null, with the reason
+        _, corpus = metrics.scores([], [], ter)
+        for name in metrics.wanted(ter):
+            corpus[f"{name}_reason"] = CROSS_REASON
+        sentence_of = {id(p): metrics.SentenceScores(None, None, None) for p in scored}
+    else:
+        # sentence and corpus BLEU/chrF from one pass of sacrebleu over the pairs
+        sentence, corpus = metrics.scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
+        sentence_of = {id(p): s for p, s in zip(scored, sentence)}
     total = len(pairs)
     for n, p in enumerate(pairs):
         if p.furniture:
@@ -351,9 +398,13 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
                 p.cosine = round(float(np.clip(vec[na] @ vec[nb], -1.0, 1.0)), 4)
             s = sentence_of[id(p)]
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
-        p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
+        if cross:
+            p.a_spans, p.b_spans = phrasing.cross_spans(p.a_text, p.b_text, lang.same_script)
+        else:
+            p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
         ts = tokens.get(_token_key(p))
-        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_scores=ts)
+        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_scores=ts,
+                               cross=cross)
         if n % 200 == 0 or n == total - 1:
             progress("score", n + 1, total)
     return pairs, corpus

@@ -60,6 +60,12 @@ class Comparison:
     b_furniture: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     schema: int = SCHEMA_VERSION
+    # the two sides' languages (languages.Languages.to_dict); None in results made before it was kept
+    languages: dict[str, Any] | None = None
+
+    @property
+    def cross_lingual(self) -> bool:
+        return bool(self.languages and self.languages.get("cross_lingual"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

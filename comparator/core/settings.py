@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from comparator.core.align import AlignParams
-from comparator.core.embed.encoder import BACKENDS, DEFAULT_MODEL
+from comparator.core import languages as langs
+from comparator.core.embed.encoder import BACKENDS, DEFAULT_MODEL, HASH_MODEL, MULTILINGUAL_MODEL
 from comparator.core.errors import InputError
 from comparator.core.segment import MODES
 
@@ -26,8 +27,9 @@ class Settings:
         "text: find sentences (default); lines: one sentence a line, aligned; aligned: line i of A with line i of B",
         choices=MODES))
     model: str = field(default=DEFAULT_MODEL, metadata=_option(
-        f"sentence-transformers model folder or name (default: the packaged {DEFAULT_MODEL}; "
-        "'hash' for a model-free encoder)"))
+        f"the packaged {DEFAULT_MODEL} (default, English), '{MULTILINGUAL_MODEL}' (the packaged multilingual "
+        f"encoder: A and B in different languages), '{HASH_MODEL}' (model-free), or a sentence-transformers "
+        "model folder or name"))
     backend: str = field(default="auto", metadata=_option(
         "how the model runs: auto (ONNX Runtime where the model allows, else torch), onnx, torch; "
         "onnx-int8: weights quantised to 8 bits (faster; vectors about 0.99 of fp32's, stored apart), "
@@ -38,6 +40,9 @@ class Settings:
         "as accurate on the alignment benchmark) or the model run on the joined text (about 6x the model work)",
         choices=WINDOW_MODES))
     ter: bool = field(default=False, metadata=_option("also compute TER per pair and for the corpus"))
+    languages: str = field(default="auto", metadata=_option(
+        "the languages of A and B, e.g. zh,en, or auto (found from the text); when they differ, BLEU, chrF and "
+        "TER are not computed (null, with the reason) and word-level marks are off"))
     # the pairs' contextual token vectors, which the flag uses to tell a rewording from a loss
     token_flag: bool = field(default=True, metadata=_option(
         "leave out the pairs' contextual token vectors, which the flag uses to tell a rewording from a loss; "
@@ -54,6 +59,10 @@ class Settings:
             value = getattr(self, f.name)
             if choices and value not in choices:
                 raise InputError(f"unknown {f.name} {value!r}: use one of {', '.join(choices)}")
+        try:
+            langs.parse(self.languages)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         if isinstance(self.align, dict):
             object.__setattr__(self, "align", AlignParams(**self.align))
 
@@ -62,8 +71,11 @@ class Settings:
 
     def engine_dict(self) -> dict[str, Any]:
         """What decides a result's numbers (batch keys its stored results by it; history shows it)."""
-        return {"mode": self.mode, "model": self.model, "backend": self.backend, "windows": self.windows,
-                "ter": self.ter, "token_flag": self.token_flag}
+        out = {"mode": self.mode, "model": self.model, "backend": self.backend, "windows": self.windows,
+               "ter": self.ter, "token_flag": self.token_flag}
+        if self.languages != "auto":  # only when given, so that the keys of batches stored before it still match
+            out["languages"] = self.languages
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":

@@ -18,7 +18,7 @@ from comparator.dashboard import history as dashboard_history, views
 from comparator.render import report
 from comparator.dashboard.cache import load_encoder, read_upload
 from comparator.core.documents import Document, decode, read_text
-from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL
+from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL, MULTILINGUAL_MODEL
 from comparator.core.errors import InputError
 from comparator.core.result import Comparison
 from comparator.core.segment import MODES
@@ -121,7 +121,10 @@ def summary(result: Comparison) -> None:
     st.caption(f"A (reference): **{views.md_escape(cfg.get('a_name', ''))}** · B (rendering under review): "
                f"**{views.md_escape(cfg.get('b_name', ''))}** · mode {views.md_escape(cfg.get('mode', ''))} · "
                f"model {views.md_escape(cfg.get('model', ''))}")
-    for note in result.notes:
+    line = views.language_line(result)
+    if line:
+        st.info(views.md_escape(line))
+    for note in views.shown_notes(result):
         st.warning(views.md_escape(note))
     no_p = views.no_p_note(result)
     if no_p:
@@ -297,8 +300,10 @@ def render() -> None:
             paste_b = st.text_area("Paste rendering (B)", key="paste_b", height=140)
         mode = st.radio("Mode", MODES, key="mode", horizontal=True, help=MODE_HELP)
         model = st.text_input("Model", key="model",
-                              help=f"{DEFAULT_MODEL}: the packaged sentence model · '{HASH_MODEL}': fast, model-free "
-                                   "(a first look at long texts) · or a sentence-transformers folder on this server")
+                              help=f"{DEFAULT_MODEL}: the packaged sentence model (English) · "
+                                   f"'{MULTILINGUAL_MODEL}': the packaged multilingual model, for A and B in two "
+                                   f"languages · '{HASH_MODEL}': fast, model-free (a first look at long texts) · or a "
+                                   "sentence-transformers folder on this server")
         st.divider()
         up_json = st.file_uploader("Open a saved result (JSON)", type=["json"], key="up_json",
                                    help="Written by `python -m comparator score A B --format json`; shown as if "

@@ -98,7 +98,8 @@ def segment_labels(sc: SystemsComparison) -> dict[int, str]:
         text = " ".join(seg.reference.split())
         text = text if len(text) <= 70 else text[:69] + "…"
         which = "sentence " if len(seg.a) == 1 else "sentences "
-        out[i] = f"{which}{', '.join(map(str, seg.a))} · chrF spread {seg.disagreement:.1f} · {text}"
+        what = "flag spread" if seg.chrf and seg.chrf[0] is None else "chrF spread"
+        out[i] = f"{which}{', '.join(map(str, seg.a))} · {what} {seg.disagreement:.1f} · {text}"
     return out
 
 
@@ -127,7 +128,8 @@ def segment_scores(sc: SystemsComparison, seg_index: int, system: int) -> str:
     seg = sc.segments[seg_index]
     flag = seg.flag[system]
     return (f'<span style="background:{views.flag_colour(flag)};padding:1px 6px;border-radius:8px;font-weight:600">'
-            f'flag {views.fmt(flag, "flag")}</span> · chrF {seg.chrf[system]:.1f}')
+            f'flag {views.fmt(flag, "flag")}</span>'
+            + ("" if seg.chrf[system] is None else f" · chrF {seg.chrf[system]:.1f}"))
 
 
 # ---- rendering ---------------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
            save: Callable | None, root) -> None:
     """The whole page. `score_systems(ref_doc, docs, names, mode, model, n_samples)` returns a
     SystemsComparison (cached by the page); `save(kind, result_dict, label)` stores a run."""
-    from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL
+    from comparator.core.embed.encoder import DEFAULT_MODEL, HASH_MODEL, MULTILINGUAL_MODEL
     from comparator.core.errors import InputError
     from comparator.dashboard.errors import show_input_error
     from comparator.core.segment import MODES
@@ -153,7 +155,8 @@ def render(st, score_systems: Callable, read_upload: Callable, open_systems_json
                                   help="The first is the baseline of the significance tests.")
         mode = st.radio("Mode", MODES, key="sys_mode", horizontal=True)
         model = st.text_input("Model", key="sys_model",
-                              help=f"{DEFAULT_MODEL}: the packaged sentence model · '{HASH_MODEL}': fast, model-free")
+                              help=f"{DEFAULT_MODEL}: the packaged sentence model (English) · '{MULTILINGUAL_MODEL}': "
+                                   f"the packaged multilingual model · '{HASH_MODEL}': fast, model-free")
         n_samples = st.number_input("Bootstrap resamples", min_value=10, max_value=10000, step=100,
                                     key="sys_bootstrap")
         st.checkbox("Show changes", key="sys_show_changes",

@@ -170,6 +170,7 @@ def summary(result: Comparison) -> dict:
     by_type = {k: v for k, v in counts.items() if k not in ("only_in_a", "only_in_b", "furniture") and _two_sided(k)}
     return {
         "bleu": c.get("bleu"), "chrf": c.get("chrf"), "ter": c.get("ter"),
+        "bleu_reason": c.get("bleu_reason"), "chrf_reason": c.get("chrf_reason"),
         "bleu_signature": c.get("bleu_signature", ""), "chrf_signature": c.get("chrf_signature", ""),
         "mean_cosine": c.get("mean_cosine"),
         "pairs_scored": c.get("pairs_scored", sum(by_type.values())),
@@ -178,6 +179,24 @@ def summary(result: Comparison) -> dict:
         "furniture": counts.get("furniture", 0),
         "pairs": len(result.pairs), "a_sentences": len(result.a_sentences), "b_sentences": len(result.b_sentences),
     }
+
+
+def language_line(result: Comparison) -> str | None:
+    """The one line a cross-lingual result gets: which metrics are not computed and why (None otherwise)."""
+    if not result.cross_lingual:
+        return None
+    lang = result.languages or {}
+    how = "as given" if lang.get("given") else "found from the text"
+    return (f"A is {lang.get('a') or '?'} and B is {lang.get('b') or '?'} ({how}): BLEU, chrF and TER are not "
+            "computed across languages, and word-level marks are off; cosine, sentences found in one rendering "
+            "only and changed numbers still count.")
+
+
+def shown_notes(result: Comparison) -> list[str]:
+    """The result's notes the dashboard lists, the cross-lingual one left out (language_line says it)."""
+    if not result.cross_lingual:
+        return list(result.notes)
+    return [n for n in result.notes if "are not computed" not in n or n.startswith("warning")]
 
 
 def code_safe(text) -> str:
@@ -189,8 +208,10 @@ def summary_metrics(s: dict) -> list[tuple[str, str, str]]:
     """The summary as (label, value, help) triples, in the order the dashboard shows them."""
     types = " · ".join(f"{t}: {n}" for t, n in s["by_type"].items()) or "none"
     return [
-        ("Corpus BLEU", fmt(s["bleu"], digits=2), f"sacrebleu signature: `{code_safe(s['bleu_signature'])}`"),
-        ("Corpus chrF", fmt(s["chrf"], digits=2), f"sacrebleu signature: `{code_safe(s['chrf_signature'])}`"),
+        ("Corpus BLEU", fmt(s["bleu"], digits=2), f"not computed: {s['bleu_reason']}" if s.get("bleu_reason")
+         else f"sacrebleu signature: `{code_safe(s['bleu_signature'])}`"),
+        ("Corpus chrF", fmt(s["chrf"], digits=2), f"not computed: {s['chrf_reason']}" if s.get("chrf_reason")
+         else f"sacrebleu signature: `{code_safe(s['chrf_signature'])}`"),
         ("Mean cosine", fmt(s["mean_cosine"], "cosine"), "over the aligned pairs"),
         ("Aligned pairs", str(s["pairs_scored"]), f"by type: {types}"),
         ("Only in A", str(s["only_in_a"]), "sentences of the reference with no counterpart in B (dropped?)"),

@@ -231,9 +231,13 @@ def to_html(result: Comparison, title: str = "Translation comparison") -> str:
             f"<td>{marks}</td><td>{_fmt(p.flag, 2)}</td>{severity}<td>{_fmt(p.cosine, 3)}</td><td>{_fmt(p.chrf)}</td>"
             f"<td>{_fmt(p.bleu)}</td></tr>"
         )
+    def _corpus(name: str, label: str) -> str:  # a metric not computed shows its reason, never a number
+        if c.get(name) is None and c.get(f"{name}_reason"):
+            return f"Corpus {label} not computed: {html.escape(str(c[f'{name}_reason']))}<br>"
+        return f"Corpus {label} {_fmt(c.get(name))} <code>{html.escape(str(c.get(f'{name}_signature', '')))}</code><br>"
+
     summary = (
-        f"<p>Corpus BLEU {_fmt(c.get('bleu'))} <code>{html.escape(str(c.get('bleu_signature', '')))}</code><br>"
-        f"Corpus chrF {_fmt(c.get('chrf'))} <code>{html.escape(str(c.get('chrf_signature', '')))}</code><br>"
+        f"<p>{_corpus('bleu', 'BLEU')}{_corpus('chrf', 'chrF')}"
         f"Mean cosine {_fmt(c.get('mean_cosine'), 3)} over {c.get('pairs_scored', 0)} aligned pairs; "
         + ", ".join(f"{html.escape(str(k))}: {v}" for k, v in sorted(counts.items())) + "</p>"
     )

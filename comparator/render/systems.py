@@ -82,7 +82,8 @@ def to_html(sc: SystemsComparison, disputed: int = 10) -> str:
     seg_rows = []
     for i in sc.most_disputed(disputed):
         seg = sc.segments[i]
-        cells = "".join(f"<td>{esc(h) or '<i>(left out)</i>'}<br><small>chrF {c:.1f} · flag {f:.2f}</small></td>"
+        cells = "".join(f"<td>{esc(h) or '<i>(left out)</i>'}<br><small>"
+                        f"{'' if c is None else f'chrF {c:.1f} · '}flag {f:.2f}</small></td>"
                         for h, c, f in zip(seg.hypotheses, seg.chrf, seg.flag))
         seg_rows.append(f"<tr><td>{esc(' '.join(map(str, seg.a)))}</td><td>{esc(seg.reference)}</td>{cells}"
                         f"<td>{seg.disagreement:.1f}</td></tr>")

@@ -335,6 +335,36 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
     return _merge(a_spans, a_text), _merge(b_spans, b_text)
 
 
+def _number_key(key: str) -> str:
+    """A number as its digits alone: "2,500", "2.500" and "2500" are one number in some language."""
+    return "".join(ch for ch in key if ch.isdigit())
+
+
+def cross_spans(a_text: str, b_text: str, same_script: bool = False) -> tuple[list[list], list[list]]:
+    """Spans of a pair whose sides are in different languages, where A's words cannot be matched with B's:
+    numbers (by their digits) found on one side only; with `same_script` (both sides written in one
+    script, e.g. French and English), capitalised words inside a sentence that the other side has
+    nowhere, not even spelled almost alike (a changed name); and the damage B shows on its own (broken
+    boundaries, punctuation damage, repeated words). A side left empty is an omission or an addition."""
+    if not b_text.strip() or not a_text.strip():
+        return spans(a_text, b_text)
+    ta, tb = _tokens(a_text), _tokens(b_text)
+    out = ([], [])
+    nums = [{_number_key(t[2]) for t in toks if any(ch.isdigit() for ch in t[2])} for toks in (ta, tb)]
+    words = [{t[2] for t in toks if not _is_punct(t[2])} for toks in (ta, tb)]
+    for side, (text, toks) in enumerate(((a_text, ta), (b_text, tb))):
+        other = 1 - side
+        for i, (s, e, key) in enumerate(toks):
+            if any(ch.isdigit() for ch in key):
+                if _number_key(key) not in nums[other]:
+                    out[side].append([s, e, "number"])
+            elif same_script and text[s:e][:1].isupper() and not _sentence_start(toks, i) and len(key) > 1 \
+                    and key not in words[other] and not any(_near(key, w) for w in words[other]):
+                out[side].append([s, e, "name"])
+    out[1].extend(_surface_spans(b_text, a_text))
+    return _merge(out[0], a_text), _merge(out[1], b_text)
+
+
 def _offsets(offsets) -> np.ndarray:
     return np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
 
@@ -427,12 +457,14 @@ def _is_damage(text: str, s: int, e: int) -> bool:
     return bool(_PUNCT_DAMAGE.search(text[max(0, s - 1): e + 1]))
 
 
-def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str, float]:
+def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list, cross: bool = False) -> dict[str, float]:
     """What differs inside the pair, counted: `content_*` are tokens per reference token; `damage` and
-    `facts` are counts of events; `rarity` is B's unusual wording (see docs/how-it-works.md)."""
+    `facts` are counts of events; `rarity` is B's unusual wording (see docs/how-it-works.md). `cross`: the
+    sides are in different languages, so what compares A's words with B's (swapped neighbours, negations,
+    B's wording measured against A's) is left out; the spans (`cross_spans`) still count."""
     n = max(1, len(_tokens(a_text)))
     ev = {f"content_{k}": 0.0 for k in CONTENT}
-    both = bool(a_text.strip() and b_text.strip())
+    both = bool(a_text.strip() and b_text.strip()) and not cross
     wording = unusual_wording(a_text, b_text) if both else Wording(0.0, 0, [])
     ev["damage"] = float(local_swaps(a_text, b_text) + wording.unknown) if both else 0.0
     ev["rarity"] = wording.rarity
@@ -449,17 +481,19 @@ def evidence(a_text: str, b_text: str, a_spans: list, b_spans: list) -> dict[str
 
 
 def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
-               cosine: float | None = None, token_vectors=None, token_scores=None) -> dict[str, float]:
-    """The flag's cost, part by part (see docs/how-it-works.md); the flag is their sum, squashed."""
-    ev = evidence(a_text, b_text, a_spans, b_spans)
+               cosine: float | None = None, token_vectors=None, token_scores=None,
+               cross: bool = False) -> dict[str, float]:
+    """The flag's cost, part by part (see docs/how-it-works.md); the flag is their sum, squashed. A part
+    whose evidence is missing (chrF not computed, no vectors) is left out, not counted as zero cost."""
+    ev = evidence(a_text, b_text, a_spans, b_spans, cross)
     parts = {
         "damage": EVENT_WEIGHT * ev["damage"],
         "facts": EVENT_WEIGHT * ev["facts"],
         "content": sum(CONTENT[k] * ev[f"content_{k}"] for k in CONTENT),
         "fluency": FLUENCY_WEIGHT * ev["rarity"],
     }
-    tm = token_scores
-    if tm is None and token_vectors is not None:
+    tm = None if cross else token_scores
+    if tm is None and token_vectors is not None and not cross:
         tm = token_match(a_text, b_text, token_vectors)
     if tm is not None:
         parts["meaning"] = LOST_WEIGHT * tm[0] + EXTRA_WEIGHT * tm[1] + UNMATCHED_WEIGHT * tm[2]
@@ -471,7 +505,7 @@ def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: flo
 
 
 def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
-         cosine: float | None = None, token_vectors=None, token_scores=None) -> float:
+         cosine: float | None = None, token_vectors=None, token_scores=None, cross: bool = False) -> float:
     """Higher = more likely awkward or wrong, in [0, 1); 1.0 for a sentence with no counterpart.
 
     `a_spans`, `b_spans`: from `spans(a_text, b_text)`. `chrf`: sentence chrF (0-100) of the pair.
@@ -481,8 +515,9 @@ def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | N
     index `a_text` and `b_text` exactly as passed here; tokens with zero-width offsets (special tokens)
     are skipped. Pairs longer than the model's window are cut by the tokenizer; the words past the cut
     then count as unmatched. `token_scores`: what `token_match(a_text, b_text, token_vectors)` returned,
-    when the caller has it already (the engine keeps it instead of the vectors)."""
+    when the caller has it already (the engine keeps it instead of the vectors). `cross`: A and B are in
+    different languages (see `evidence`; chrF is then None and token vectors are not compared)."""
     if not a_text.strip() or not b_text.strip():
         return 1.0
-    c = sum(cost_parts(a_text, b_text, a_spans, b_spans, chrf, cosine, token_vectors, token_scores).values())
+    c = sum(cost_parts(a_text, b_text, a_spans, b_spans, chrf, cosine, token_vectors, token_scores, cross).values())
     return round(c / (c + SCALE), 6)
