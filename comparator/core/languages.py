@@ -2,7 +2,7 @@
 whether two texts are in the same one.
 
 `detect(text)` counts the letters of each script (Unicode character names: Han, Hiragana, Hangul,
-Cyrillic, Arabic, ...). A script with at least DOMINANT of the letters names the text: Han alone is
+Cyrillic, Arabic, ...; a Han character, kana or Hangul syllable counts as SYLLABIC_WEIGHT letters). A script with at least DOMINANT of the letters names the text: Han alone is
 `zh`, Han with kana `ja`, Hangul `ko`, the others by their script (`cyrillic`, `arabic`, ...: a script is
 enough to tell two texts apart). Latin-script text is told apart by its commonest short words (the
 function words of English, French, German, Spanish, Italian, Portuguese and Dutch): the language whose
@@ -23,6 +23,7 @@ from functools import lru_cache
 DOMINANT = 0.6  # share of the letters one script needs to name the text
 MIN_LETTERS = 12  # fewer letters than this: not enough to say
 MIN_FUNCTION = 0.08  # share of a Latin text's words that must be one language's function words
+SYLLABIC_WEIGHT = 3  # letters' worth of one Han character, kana or Hangul syllable
 SAMPLE_CHARS = 200_000  # a long text is judged on its start, middle and end (enough, and bounded)
 
 # the commonest short words of each Latin-script language the check knows; ambiguous ones left out
@@ -41,6 +42,7 @@ _FUNCTION = {
 _WORDS = {lang: frozenset(ws.split()) for lang, ws in _FUNCTION.items()}
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _SCRIPT_CODE = {"CJK": "zh", "HANGUL": "ko"}
+_SYLLABIC = frozenset({"CJK", "KANA", "HANGUL"})
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ def detect(text: str) -> str | None:
     for ch in text:
         s = _script(ch)
         if s is not None:
-            counts[s] = counts.get(s, 0) + 1
+            # a Han character, a kana or a Hangul syllable carries about what three alphabet letters do
+            counts[s] = counts.get(s, 0) + (SYLLABIC_WEIGHT if s in _SYLLABIC else 1)
     letters = sum(counts.values())
     if letters < MIN_LETTERS:
         return None

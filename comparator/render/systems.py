@@ -36,9 +36,9 @@ def _pm(score, ci) -> str:
     return f"{score:.2f} ± {ci:.2f}" if ci is not None else f"{score:.2f}"
 
 
-def _p(p) -> str:
+def _p(p, baseline: bool = True) -> str:
     if p is None:
-        return "baseline"
+        return "baseline" if baseline else "–"  # no test: the baseline, or a metric not computed
     return f"p={p:.4f}" + (" *" if p < SIGNIFICANCE_LEVEL else "")
 
 
@@ -46,8 +46,9 @@ def text_rows(sc: SystemsComparison) -> list[list[str]]:
     """The system table as strings, in input order (baseline first): what the text and HTML reports show."""
     out = []
     for r in sc.table:
-        out.append([str(r["rank"]), r["system"], _pm(r["bleu"], r["bleu_ci"]), _p(r["bleu_p"]),
-                    _pm(r["chrf"], r["chrf_ci"]), _p(r["chrf_p"]),
+        first = r is sc.table[0]
+        out.append([str(r["rank"]), r["system"], _pm(r["bleu"], r["bleu_ci"]), _p(r["bleu_p"], baseline=first),
+                    _pm(r["chrf"], r["chrf_ci"]), _p(r["chrf_p"], baseline=first),
                     "–" if r["mean_cosine"] is None else f"{r['mean_cosine']:.4f}", str(r["flagged"])])
     return out
 

@@ -340,11 +340,16 @@ def _number_key(key: str) -> str:
     return "".join(ch for ch in key if ch.isdigit())
 
 
+def _alike(x: str, y: str) -> bool:
+    """One name in two languages: spelled almost alike, or the same first four letters ("Londres", "London")."""
+    return _near(x, y) or (min(len(x), len(y)) >= 4 and x[:4] == y[:4])
+
+
 def cross_spans(a_text: str, b_text: str, same_script: bool = False) -> tuple[list[list], list[list]]:
     """Spans of a pair whose sides are in different languages, where A's words cannot be matched with B's:
     numbers (by their digits) found on one side only; with `same_script` (both sides written in one
     script, e.g. French and English), capitalised words inside a sentence that the other side has
-    nowhere, not even spelled almost alike (a changed name); and the damage B shows on its own (broken
+    nowhere, not even spelled almost alike or with the same first four letters (a changed name); and the damage B shows on its own (broken
     boundaries, punctuation damage, repeated words). A side left empty is an omission or an addition."""
     if not b_text.strip() or not a_text.strip():
         return spans(a_text, b_text)
@@ -359,7 +364,7 @@ def cross_spans(a_text: str, b_text: str, same_script: bool = False) -> tuple[li
                 if _number_key(key) not in nums[other]:
                     out[side].append([s, e, "number"])
             elif same_script and text[s:e][:1].isupper() and not _sentence_start(toks, i) and len(key) > 1 \
-                    and key not in words[other] and not any(_near(key, w) for w in words[other]):
+                    and key not in words[other] and not any(_alike(key, w) for w in words[other]):
                 out[side].append([s, e, "name"])
     out[1].extend(_surface_spans(b_text, a_text))
     return _merge(out[0], a_text), _merge(out[1], b_text)
