@@ -177,8 +177,14 @@ def test_systems_across_languages_rank_without_bleu():
     assert all(row["chrf"] is None and row["bleu"] is None for row in sc.table)
     assert all(c is None for seg in sc.segments for c in seg.chrf)
     assert sorted(row["rank"] for row in sc.table) == [1, 2]
-    render_systems.to_text(sc)
+    text = render_systems.to_text(sc)
+    rows = {line.split()[1]: line for line in text.splitlines()[1:3]}
+    assert "baseline" in rows["good"] and "baseline" not in rows["worse"]  # no test: not a second baseline
     render_systems.to_html(sc)
+    from comparator.dashboard.systems import ranking_frame
+
+    frame = ranking_frame(sc)
+    assert sorted(frame["vs baseline"]) == ["baseline", "no test"]
     from comparator.core.validate import check_systems
 
     check_systems(json.loads(sc.to_json()))

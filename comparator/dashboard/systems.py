@@ -49,7 +49,8 @@ def p_text(p) -> str:
 def verdict(row: dict[str, Any], base: dict[str, Any]) -> str:
     """"baseline", or which scores differ significantly from the baseline's and in which direction."""
     if row["bleu_p"] is None and row["chrf_p"] is None:
-        return "baseline"
+        # no p: the baseline itself, or no test at all (nothing to score, or no BLEU/chrF across languages)
+        return "baseline" if row.get("system") == base.get("system") else "no test"
     said = []
     for m, label in (("chrf", "chrF"), ("bleu", "BLEU")):
         if row.get(f"{m}_significant"):
@@ -209,7 +210,9 @@ def show(st, sc: SystemsComparison, save: Callable | None = None) -> None:
                + f" · mode {views.md_escape(cfg.get('mode', ''))} · model {views.md_escape(cfg.get('model', ''))}")
     for note in sc.notes:
         st.warning(views.md_escape(note))
-    st.markdown("**Ranking** (best first, by chrF over the shared reference segments)")
+    cross = any(r.cross_lingual for r in sc.systems)
+    st.markdown("**Ranking** (best first, by mean cosine, then fewer flagged pairs: no chrF across languages)" if cross
+                else "**Ranking** (best first, by chrF over the shared reference segments)")
     frame = ranking_frame(sc)
     number = st.column_config.NumberColumn
     st.dataframe(frame, hide_index=True, key="sys_ranking",
