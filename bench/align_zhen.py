@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import align_bible as ab  # noqa: E402  (scoring and the compare() call, shared with the NT benchmark)
+import align_bible as ab  # scoring and the compare() call, shared with the NT benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "eval"

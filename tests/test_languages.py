@@ -9,6 +9,8 @@ import json
 
 import numpy as np
 import pytest
+from apphelpers import app_test, run
+from conftest import run_cli
 
 from comparator import Comparison, Settings, compare
 from comparator.analysis.systems import compare_systems
@@ -19,9 +21,6 @@ from comparator.core.marks import phrasing
 from comparator.core.validate import check_comparison
 from comparator.render import report
 from comparator.render import systems as render_systems
-
-from apphelpers import app_test, run
-from conftest import run_cli
 
 ZH = "我二十一岁时，正在云南插队。\n陈清扬当时二十六岁，就在我插队的地方当医生。\n1966年，她在北京住了3个月。\n"
 EN = ("At twenty-one, I was sent to work in a village in Yunnan.\n"

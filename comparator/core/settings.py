@@ -7,9 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from comparator.core.align import AlignParams
 from comparator.core import languages as langs
-from comparator.core.embed.encoder import BACKENDS, DEFAULT_MODEL, HASH_MODEL, MULTILINGUAL_MODEL
+from comparator.core.align import AlignParams
+from comparator.core.embed.encoder import (
+    BACKENDS,
+    DEFAULT_MODEL,
+    HASH_MODEL,
+    MULTILINGUAL_MODEL,
+)
 from comparator.core.errors import InputError
 from comparator.core.segment import MODES
 
@@ -66,7 +71,7 @@ class Settings:
         if isinstance(self.align, dict):
             object.__setattr__(self, "align", AlignParams(**self.align))
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return replace(self, **changes)
 
     def engine_dict(self) -> dict[str, Any]:
@@ -78,7 +83,7 @@ class Settings:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
         """Settings from a stored dict (a result's, a batch's); unknown keys are ignored."""
         names = {f.name for f in fields(cls)}
         try:
