@@ -15,8 +15,8 @@ Two input sets (--set):
 
 Each run is a fresh process (wall time includes imports and model loading, as a user sees it); peak RSS
 is that process's, and so is its CPU time (user + system over all its threads: on a machine shared with
-other work the CPU ratio is the steadier figure, while wall time is what a user waits). For each size the naive script and the project's cold run (--no-cache) run one after
-the other, --rounds times in alternating order, so that both meet the same load on a shared machine; the
+other work the CPU ratio is the steadier figure, while wall time is what a user waits). For each size
+the naive script and the project's cold run (--no-cache) run one after the other, --rounds times in alternating order, so that both meet the same load on a shared machine; the
 ratio is the sum of the project's times over the sum of the naive script's. The re-run reads the on-disk
 vector store that a run just before it filled.
 
