@@ -14,6 +14,8 @@ n * band width, not n * m.
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +41,11 @@ class AlignParams:
     # compares them (0 = plain cosine; below 1, so a vector never cancels out)
     center: float = 0.5
     absorb: float = 0.0  # a sentence left unaligned joins the pair beside it when that raises its cosine by more
+    # weight of the lexical evidence (cosine of the windows' hashed character n-gram counts, idf-weighted)
+    # beside the embeddings' cosine in pass two, as a multiple of the weight the two texts themselves
+    # support (see `lexical_weight`: 0 when the n-grams do not tell a sentence's pair from its
+    # neighbours, e.g. two sides in different scripts); 0 turns the evidence off
+    lexical: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,10 @@ class Bead:
 class Windows:
     """Vectors of runs of consecutive sentences of one side, with lengths and paragraph boundaries."""
 
-    def __init__(self, vecs: dict[int, np.ndarray], lengths: np.ndarray, paragraphs: np.ndarray):
+    def __init__(self, vecs: dict[int, np.ndarray], lengths: np.ndarray, paragraphs: np.ndarray,
+                 texts: list[str] | None = None):
         self.vecs = vecs  # k -> (n - k + 1, d) normalised, for the sizes the caller embedded
+        self.texts = texts  # the sentences, for lexical evidence (None: embeddings only)
         self.n = len(lengths)
         self.cum = np.concatenate([[0], np.cumsum(lengths, dtype=np.float64)])
         para = np.asarray(paragraphs)
@@ -87,6 +96,99 @@ class Windows:
 
 def window_texts(sentences: list[str], k: int) -> list[str]:
     return [" ".join(sentences[i : i + k]) for i in range(len(sentences) - k + 1)]
+
+
+LEX_DIM = 512  # hashed buckets of the lexical vectors (4 bytes each a sentence)
+LEX_N = 3  # characters per n-gram
+_WORD = re.compile(r"\w+")
+
+
+def _hash_ngrams(texts: list[str], n: int = LEX_N, dim: int = LEX_DIM) -> np.ndarray:
+    """(len(texts), dim) counts of each text's character n-grams (case-folded, NFKC, words joined by one
+    space and padded with one), hashed into `dim` buckets with a random sign per n-gram so that
+    collisions cancel on average. One vectorised pass over all the texts' characters."""
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    if not texts:
+        return out
+    norm = [" " + " ".join(_WORD.findall(unicodedata.normalize("NFKC", t).casefold())) + " " for t in texts]
+    codes = np.frombuffer("\0".join(norm).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < n:
+        return out
+    sid = np.repeat(np.arange(len(texts)), [len(t) + 1 for t in norm])[: len(codes)]
+    valid = np.ones(len(codes) - n + 1, dtype=bool)
+    h = np.zeros(len(codes) - n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            c = codes[k : len(codes) - n + 1 + k]
+            valid &= c != 0  # no n-gram across two texts
+            h = (h ^ c) * np.uint64(0x100000001B3)  # FNV-1a over code points
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    h, first = h[valid], sid[: len(valid)][valid]
+    sign = np.where((h >> np.uint64(40)) & np.uint64(1), 1.0, -1.0)
+    flat = first * dim + (h % np.uint64(dim)).astype(np.int64)
+    out += np.bincount(flat, weights=sign, minlength=len(texts) * dim).reshape(len(texts), dim).astype(np.float32)
+    return out
+
+
+class Lexical:
+    """Hashed, idf-weighted character n-gram vectors of both sides' sentences; a window's vector is the
+    sum of its sentences' (at most MOVES' largest window: a few row additions, no stored windows)."""
+
+    def __init__(self, texts_a: list[str], texts_b: list[str]):
+        xa, xb = _hash_ngrams(texts_a), _hash_ngrams(texts_b)
+        # idf over the sentences of both texts: n-grams every sentence has ("the", "ed ") weigh nothing
+        df = (xa != 0).sum(axis=0) + (xb != 0).sum(axis=0)
+        idf = np.log((len(xa) + len(xb) + 1) / (df + 1)).astype(np.float32)
+        self.a, self.b = xa * idf, xb * idf
+
+    @staticmethod
+    def window(x: np.ndarray, k: int, starts) -> np.ndarray:
+        starts = np.asarray(starts)
+        w = x[starts].copy()
+        for t in range(1, k):
+            w += x[starts + t]
+        return w
+
+    def cosine(self, sa: int, da: int, sb: np.ndarray, db: int) -> np.ndarray:
+        """Lexical cosine of A's window (sa, da) with B's windows (sb[k], db)."""
+        va = self.window(self.a, da, sa)
+        vb = self.window(self.b, db, sb)
+        na = float(np.sqrt(va @ va))
+        nb = np.sqrt(np.einsum("ij,ij->i", vb, vb))
+        return (vb @ va) / np.maximum(na * nb, 1e-9)
+
+    def pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Lexical cosine of single sentences a[i[k]], b[j[k]]."""
+        va, vb = self.a[i], self.b[j]
+        num = np.einsum("ij,ij->i", va, vb)
+        den = np.sqrt(np.einsum("ij,ij->i", va, va) * np.einsum("ij,ij->i", vb, vb))
+        return num / np.maximum(den, 1e-9)
+
+
+def lexical_weight(emb_true, emb_false, lex_true, lex_false) -> tuple[float, float]:
+    """How much the lexical cosine counts beside the embedding cosine, from the two texts themselves:
+    given similarities of likely pairs (pass one's 1-1 path) and of near decoys (the same sentences
+    against B sentences a little further along), Fisher's discriminant for two independent features
+    weighs each by its separation over its variance; the weight is the lexical feature's over the
+    embedding's, so it is in cosine units. It is 0 when the lexical cosine does not separate pairs from
+    decoys beyond chance (t below 3, e.g. two texts in different scripts share no n-grams), full from
+    t 6, and at most 2. Returns (weight, the decoys' mean lexical cosine: what an unrelated pair gets,
+    subtracted so that only lexical evidence above that moves a score)."""
+    et, ef, lt, lf = (np.asarray(x, dtype=np.float64) for x in (emb_true, emb_false, lex_true, lex_false))
+    if min(len(et), len(ef)) < 8:
+        return 0.0, 0.0
+    base = float(lf.mean())
+    d_e, d_l = et.mean() - ef.mean(), lt.mean() - lf.mean()
+    v_e = (et.var() * len(et) + ef.var() * len(ef)) / (len(et) + len(ef))
+    v_l = (lt.var() * len(lt) + lf.var() * len(lf)) / (len(lt) + len(lf))
+    if d_e <= 0 or d_l <= 0 or v_l <= 0 or v_e <= 0:
+        return 0.0, base
+    t = d_l / np.sqrt(v_l * (1 / len(lt) + 1 / len(lf)))
+    gate = float(np.clip((t - 3) / 3, 0.0, 1.0))
+    w = (d_l / v_l) / (d_e / v_e)
+    return float(min(w * gate, 2.0)), base
 
 
 def _centred_cosine(sim, pa, pb, mm):
@@ -253,6 +355,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         mm = float(mean @ mean)
         a_proj = {k: v @ mean for k, v in a_win.vecs.items()}
         b_proj = {k: v @ mean for k, v in b_win.vecs.items()}
+    lex, lex_w, lex_base = _lexical_evidence(a_win, b_win, path1, params, mean)
 
     def score(i, sb, da, db):
         # sb: first B sentence of each window; the move ends at row i
@@ -268,6 +371,8 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             pa = a_proj[da][sa] if da in a_proj else float(va @ mean)
             pb = b_proj[db][sbo] if db in b_proj else vb @ mean
             sim = _centred_cosine(sim, pa, pb, mm)
+        if lex_w:
+            sim = sim + lex_w * (lex.cosine(sa, da, sbo, db) - lex_base)
         val = sim * _length_prior(a_win.length(sa, da), b_win.length(sbo, db))
         merged = da + db - 2
         if merged:
@@ -291,6 +396,38 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         else:
             beads.append(Bead(a_idx, b_idx, None))
     return _absorb(beads, a_win, b_win, params)
+
+
+DECOY_SHIFTS = (-3, -2, 2, 3)  # B sentences this far from a pass-one pair stand for the wrong candidates
+
+
+def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean):
+    """(Lexical, weight, base) for pass two, or (None, 0, 0) without texts or with params.lexical 0.
+    The weight comes from the texts (`lexical_weight`): pass one's 1-1 pairs against the same A
+    sentences with B sentences DECOY_SHIFTS away, by the centred embedding cosine pass two uses and by
+    the lexical cosine. Linear: a few thousand sampled pairs at most."""
+    if not params.lexical or a_win.texts is None or b_win.texts is None:
+        return None, 0.0, 0.0
+    lex = Lexical(a_win.texts, b_win.texts)
+    pi = np.array([i0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
+    pj = np.array([j0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
+    if len(pi) > 4000:  # an even sample is as good as all of them
+        keep = np.linspace(0, len(pi) - 1, 4000).astype(np.int64)
+        pi, pj = pi[keep], pj[keep]
+    fi = np.concatenate([pi for _ in DECOY_SHIFTS])
+    fj = np.concatenate([pj + s for s in DECOY_SHIFTS])
+    ok = (fj >= 0) & (fj < b_win.n)
+    fi, fj = fi[ok], fj[ok]
+    a1, b1 = a_win.vecs[1], b_win.vecs[1]
+
+    def emb(i, j):
+        sim = np.einsum("ij,ij->i", a1[i], b1[j])
+        if mean is None:
+            return sim
+        return _centred_cosine(sim, a1[i] @ mean, b1[j] @ mean, float(mean @ mean))
+
+    w, base = lexical_weight(emb(pi, pj), emb(fi, fj), lex.pairs(pi, pj), lex.pairs(fi, fj))
+    return lex, w * params.lexical, base
 
 
 def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignParams) -> list[Bead]:
