@@ -395,7 +395,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             beads.append(Bead(a_idx, b_idx, sim, _confidence(a_win, b_win, i0, len(a_idx), j0, len(b_idx), sim)))
         else:
             beads.append(Bead(a_idx, b_idx, None))
-    return _absorb(beads, a_win, b_win, params)
+    return _absorb(beads, a_win, b_win, params, (lex, lex_w, lex_base) if lex_w else None)
 
 
 DECOY_SHIFTS = (-3, -2, 2, 3)  # B sentences this far from a pass-one pair stand for the wrong candidates
@@ -430,7 +430,7 @@ def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams
     return lex, w * params.lexical, base
 
 
-def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignParams) -> list[Bead]:
+def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignParams, lexical=None) -> list[Bead]:
     """Give sentences left unaligned to the pair beside them when they belong to it.
 
     The DP scores a merge by cosine times a length prior and caps merges at MOVES, so a sentence that
@@ -456,7 +456,7 @@ def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignPara
         run = beads[k:run_end]
         left = out.pop() if out and out[-1].a and out[-1].b else None
         right = beads[run_end] if run_end < n else None
-        new_left, rest, new_right = _absorb_run(left, run, right, a_win, b_win, params)
+        new_left, rest, new_right = _absorb_run(left, run, right, a_win, b_win, params, lexical)
         if new_left is not None:
             out.append(new_left)
         out.extend(rest)
@@ -466,12 +466,16 @@ def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignPara
     return out
 
 
-def _bead_value(a_win: Windows, b_win: Windows, a0: int, da: int, b0: int, db: int, params: AlignParams) -> float:
+def _bead_value(a_win: Windows, b_win: Windows, a0: int, da: int, b0: int, db: int, params: AlignParams,
+                lexical=None) -> float:
     sim = float(b_win.window(db, b0) @ a_win.window(da, a0))
+    if lexical is not None:  # (Lexical, weight, base), as in pass two
+        lex, w, base = lexical
+        sim += w * (float(lex.cosine(a0, da, np.array([b0]), db)[0]) - base)
     return sim - params.paragraph_penalty * float(a_win.crosses(a0, da) + b_win.crosses(b0, db))
 
 
-def _absorb_run(left, run, right, a_win, b_win, params):
+def _absorb_run(left, run, right, a_win, b_win, params, lexical=None):
     """One run of one-sided beads between pairs `left` and `right` (either may be None): returns the
     two pairs, grown, and the beads of the run that stay one-sided."""
     # the run's sentences of each side are contiguous; [lo, hi) is what is still unaligned
@@ -483,7 +487,7 @@ def _absorb_run(left, run, right, a_win, b_win, params):
         ends["L"] = [left.a[0], len(left.a), left.b[0], len(left.b)]
     if right is not None:
         ends["R"] = [right.a[0], len(right.a), right.b[0], len(right.b)]
-    value = {e: _bead_value(a_win, b_win, *g, params) for e, g in ends.items()}
+    value = {e: _bead_value(a_win, b_win, *g, params, lexical) for e, g in ends.items()}
     changed = set()
     while True:
         best = None
@@ -495,7 +499,7 @@ def _absorb_run(left, run, right, a_win, b_win, params):
                     g = [a0, da + 1, b0, db] if side == "a" else [a0, da, b0, db + 1]
                 else:
                     g = [a0 - 1, da + 1, b0, db] if side == "a" else [a0, da, b0 - 1, db + 1]
-                v = _bead_value(a_win, b_win, *g, params)
+                v = _bead_value(a_win, b_win, *g, params, lexical)
                 if v - value[e] > params.absorb and (best is None or v - value[e] > best[0]):
                     best = (v - value[e], e, side, g, v)
         if best is None:
