@@ -6,7 +6,10 @@ refined in a band). Pass two searches a band around that path for every move up 
 1-6 and 6-1, scoring a move by the cosine of the merged windows times a length prior; the cosine is
 taken after part of the two texts' mean vector is removed from both windows (`AlignParams.center`),
 so that what every sentence of the texts shares (their topic, their style) does not make a short or
-generic sentence match its neighbours' translations almost as well as its own. A last step gives a
+generic sentence match its neighbours' translations almost as well as its own. When the caller gives
+the sentences' texts (`Windows.texts`), pass two adds lexical evidence to that cosine: the cosine of
+the windows' hashed, idf-weighted character n-gram counts, above what a near decoy gets, times a
+weight the two texts themselves support (`lexical_weight`; 0 when they share no script). A last step gives a
 sentence the DP left unaligned to the pair beside it when it completes that pair (`_absorb`).
 Windows of up to MAX_WINDOW sentences come embedded by the caller; longer ones are the length-weighted
 mean of their sentences' vectors, computed on the fly from prefix sums. Time and memory grow with
