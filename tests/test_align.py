@@ -277,9 +277,12 @@ def test_lexical_evidence_fades_when_the_sides_share_no_characters():
 def test_lexical_weight_follows_the_separation():
     rng = np.random.default_rng(0)
     et, ef = rng.normal(0.6, 0.1, 500), rng.normal(0.3, 0.1, 500)
-    # lexical cosine that separates as well as the embeddings, with the same spread: weight 1
-    w, base = align.lexical_weight(et, ef, et - 0.2, ef - 0.2)
-    assert abs(w - 1.0) < 0.05 and abs(base - (ef.mean() - 0.2)) < 1e-9
+    # independent lexical evidence that separates as well as the embeddings, with the same spread: weight 1
+    lt, lf = rng.normal(0.4, 0.1, 500), rng.normal(0.1, 0.1, 500)
+    w, base = align.lexical_weight(et, ef, lt, lf)
+    assert abs(w - 1.0) < 0.25 and abs(base - lf.mean()) < 1e-9
+    # a noisier copy of the embeddings' own evidence adds little
+    assert align.lexical_weight(et, ef, et + rng.normal(0, 0.05, 500), ef + rng.normal(0, 0.05, 500))[0] < 0.3
     # no separation (same distribution for pairs and decoys): no weight
     noise = rng.normal(0.05, 0.02, 1000)
     assert align.lexical_weight(et, ef, noise[:500], noise[500:])[0] == 0.0

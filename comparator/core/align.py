@@ -173,25 +173,28 @@ class Lexical:
 def lexical_weight(emb_true, emb_false, lex_true, lex_false) -> tuple[float, float]:
     """How much the lexical cosine counts beside the embedding cosine, from the two texts themselves:
     given similarities of likely pairs (pass one's 1-1 path) and of near decoys (the same sentences
-    against B sentences a little further along), Fisher's discriminant for two independent features
-    weighs each by its separation over its variance; the weight is the lexical feature's over the
-    embedding's, so it is in cosine units. It is 0 when the lexical cosine does not separate pairs from
-    decoys beyond chance (t below 3, e.g. two texts in different scripts share no n-grams), full from
-    t 6, and at most 2. Returns (weight, the decoys' mean lexical cosine: what an unrelated pair gets,
-    subtracted so that only lexical evidence above that moves a score)."""
+    against B sentences a little further along), Fisher's linear discriminant of the two features
+    (pooled covariance inverse times the difference of the means: two features that say the same thing
+    share the weight) gives the direction that best tells pairs from decoys; the lexical weight is its
+    lexical component over its embedding component, so it is in cosine units. It is 0 when the lexical
+    cosine does not separate pairs from decoys beyond chance (t below 3, e.g. two texts in different
+    scripts share no n-grams), full from t 6, and at most 2. Returns (weight, the decoys' mean lexical
+    cosine: what an unrelated pair gets, subtracted so that only lexical evidence above that moves a
+    score)."""
     et, ef, lt, lf = (np.asarray(x, dtype=np.float64) for x in (emb_true, emb_false, lex_true, lex_false))
     if min(len(et), len(ef)) < 8:
         return 0.0, 0.0
     base = float(lf.mean())
-    d_e, d_l = et.mean() - ef.mean(), lt.mean() - lf.mean()
-    v_e = (et.var() * len(et) + ef.var() * len(ef)) / (len(et) + len(ef))
-    v_l = (lt.var() * len(lt) + lf.var() * len(lf)) / (len(lt) + len(lf))
-    if d_e <= 0 or d_l <= 0 or v_l <= 0 or v_e <= 0:
+    delta = np.array([et.mean() - ef.mean(), lt.mean() - lf.mean()])
+    cov = (np.cov(et, lt, bias=True) * len(et) + np.cov(ef, lf, bias=True) * len(ef)) / (len(et) + len(ef))
+    if delta[0] <= 0 or delta[1] <= 0 or cov[1, 1] <= 0 or np.linalg.det(cov) <= 1e-18:
         return 0.0, base
-    t = d_l / np.sqrt(v_l * (1 / len(lt) + 1 / len(lf)))
+    t = delta[1] / np.sqrt(cov[1, 1] * (1 / len(lt) + 1 / len(lf)))
     gate = float(np.clip((t - 3) / 3, 0.0, 1.0))
-    w = (d_l / v_l) / (d_e / v_e)
-    return float(min(w * gate, 2.0)), base
+    direction = np.linalg.solve(cov, delta)
+    if direction[0] <= 0 or direction[1] <= 0:
+        return 0.0, base
+    return float(min(direction[1] / direction[0] * gate, 2.0)), base
 
 
 def _centred_cosine(sim, pa, pb, mm):
