@@ -259,7 +259,7 @@ def test_lexical_evidence_fixes_what_the_embeddings_get_wrong():
     assert 30 in _partner(lexical, 30)  # the shared words put its own rendering back
     assert all(_partner(lexical, k) == (k + (k > 30),) for k in range(60) if k != 30)
     _check_complete(lexical, 60, 61)
-    _, w, _ = align._lexical_evidence(a, b, align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum),
+    _, w, _, _ = align._lexical_evidence(a, b, align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum),
                                                              np.diff(b.cum), -0.1), align.AlignParams(), None)
     assert w > 0.1
 
@@ -267,7 +267,7 @@ def test_lexical_evidence_fixes_what_the_embeddings_get_wrong():
 def test_lexical_evidence_fades_when_the_sides_share_no_characters():
     a, b = _lexical_case(np.random.default_rng(3), alphabet_b="абвгдежзиклмнопрстуфхцчшщыэюя")
     path = align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum), np.diff(b.cum), -0.1)
-    _, w, _ = align._lexical_evidence(a, b, path, align.AlignParams(), None)
+    _, w, _, _ = align._lexical_evidence(a, b, path, align.AlignParams(), None)
     assert w == 0.0
     with_lex = align.align(a, b, align.AlignParams())
     without = align.align(a, b, align.AlignParams(lexical=0))

@@ -9,7 +9,8 @@ so that what every sentence of the texts shares (their topic, their style) does 
 generic sentence match its neighbours' translations almost as well as its own. When the caller gives
 the sentences' texts (`Windows.texts`), pass two adds lexical evidence to that cosine: the cosine of
 the windows' hashed, idf-weighted character n-gram counts, above what a near decoy gets, times a
-weight the two texts themselves support (`lexical_weight`; 0 when they share no script). A last step gives a
+weight the two texts themselves support (`lexical_weight`; 0 when they share no script), the sum
+scaled back to the embeddings' range (`_lexical_evidence`). A last step gives a
 sentence the DP left unaligned to the pair beside it when it completes that pair (`_absorb`).
 Windows of up to MAX_WINDOW sentences come embedded by the caller; longer ones are the length-weighted
 mean of their sentences' vectors, computed on the fly from prefix sums. Time and memory grow with
@@ -130,8 +131,14 @@ def _hash_ngrams(texts: list[str], n: int = LEX_N, dim: int = LEX_DIM) -> np.nda
         h ^= h >> np.uint64(32)
     h, first = h[valid], sid[: len(valid)][valid]
     sign = np.where((h >> np.uint64(40)) & np.uint64(1), 1.0, -1.0)
-    flat = first * dim + (h % np.uint64(dim)).astype(np.int64)
-    out += np.bincount(flat, weights=sign, minlength=len(texts) * dim).reshape(len(texts), dim).astype(np.float32)
+    bucket = (h % np.uint64(dim)).astype(np.int64)
+    step = 1024  # sentences a block: bincount's float64 counts stay small
+    for lo in range(0, len(texts), step):
+        hi = min(lo + step, len(texts))
+        s0, s1 = np.searchsorted(first, [lo, hi])
+        counts = np.bincount((first[s0:s1] - lo) * dim + bucket[s0:s1], weights=sign[s0:s1],
+                             minlength=(hi - lo) * dim)
+        out[lo:hi] = counts.reshape(hi - lo, dim)
     return out
 
 
@@ -144,7 +151,9 @@ class Lexical:
         # idf over the sentences of both texts: n-grams every sentence has ("the", "ed ") weigh nothing
         df = (xa != 0).sum(axis=0) + (xb != 0).sum(axis=0)
         idf = np.log((len(xa) + len(xb) + 1) / (df + 1)).astype(np.float32)
-        self.a, self.b = xa * idf, xb * idf
+        xa *= idf
+        xb *= idf
+        self.a, self.b = xa, xb
 
     @staticmethod
     def window(x: np.ndarray, k: int, starts) -> np.ndarray:
@@ -163,11 +172,14 @@ class Lexical:
         return (vb @ va) / np.maximum(na * nb, 1e-9)
 
     def pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Lexical cosine of single sentences a[i[k]], b[j[k]]."""
-        va, vb = self.a[i], self.b[j]
-        num = np.einsum("ij,ij->i", va, vb)
-        den = np.sqrt(np.einsum("ij,ij->i", va, va) * np.einsum("ij,ij->i", vb, vb))
-        return num / np.maximum(den, 1e-9)
+        """Lexical cosine of single sentences a[i[k]], b[j[k]] (in blocks: no large gathered copy)."""
+        out = np.zeros(len(i), dtype=np.float64)
+        for lo in range(0, len(i), 1024):
+            va, vb = self.a[i[lo : lo + 1024]], self.b[j[lo : lo + 1024]]
+            num = np.einsum("ij,ij->i", va, vb)
+            den = np.sqrt(np.einsum("ij,ij->i", va, va) * np.einsum("ij,ij->i", vb, vb))
+            out[lo : lo + 1024] = num / np.maximum(den, 1e-9)
+        return out
 
 
 def lexical_weight(emb_true, emb_false, lex_true, lex_false) -> tuple[float, float]:
@@ -361,7 +373,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         mm = float(mean @ mean)
         a_proj = {k: v @ mean for k, v in a_win.vecs.items()}
         b_proj = {k: v @ mean for k, v in b_win.vecs.items()}
-    lex, lex_w, lex_base = _lexical_evidence(a_win, b_win, path1, params, mean)
+    lex, lex_w, lex_base, lex_norm = _lexical_evidence(a_win, b_win, path1, params, mean)
 
     def score(i, sb, da, db):
         # sb: first B sentence of each window; the move ends at row i
@@ -378,7 +390,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             pb = b_proj[db][sbo] if db in b_proj else vb @ mean
             sim = _centred_cosine(sim, pa, pb, mm)
         if lex_w:
-            sim = sim + lex_w * (lex.cosine(sa, da, sbo, db) - lex_base)
+            sim = (sim + lex_w * (lex.cosine(sa, da, sbo, db) - lex_base)) * lex_norm
         val = sim * _length_prior(a_win.length(sa, da), b_win.length(sbo, db))
         merged = da + db - 2
         if merged:
@@ -401,24 +413,26 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             beads.append(Bead(a_idx, b_idx, sim, _confidence(a_win, b_win, i0, len(a_idx), j0, len(b_idx), sim)))
         else:
             beads.append(Bead(a_idx, b_idx, None))
-    return _absorb(beads, a_win, b_win, params, (lex, lex_w, lex_base) if lex_w else None)
+    return _absorb(beads, a_win, b_win, params, (lex, lex_w, lex_base, lex_norm) if lex_w else None)
 
 
 DECOY_SHIFTS = (-3, -2, 2, 3)  # B sentences this far from a pass-one pair stand for the wrong candidates
 
 
 def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean):
-    """(Lexical, weight, base) for pass two, or (None, 0, 0) without texts or with params.lexical 0.
+    """(Lexical, weight, base, norm) for pass two, or (None, 0, 0, 1) without texts, with params.lexical
+    0, or when the texts give the evidence no weight. A window pair's similarity becomes
+    (centred cosine + weight * (lexical cosine - base)) * norm.
     The weight comes from the texts (`lexical_weight`): pass one's 1-1 pairs against the same A
     sentences with B sentences DECOY_SHIFTS away, by the centred embedding cosine pass two uses and by
     the lexical cosine. Linear: a few thousand sampled pairs at most."""
     if not params.lexical or a_win.texts is None or b_win.texts is None:
-        return None, 0.0, 0.0
+        return None, 0.0, 0.0, 1.0
     lex = Lexical(a_win.texts, b_win.texts)
     pi = np.array([i0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
     pj = np.array([j0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
-    if len(pi) > 4000:  # an even sample is as good as all of them
-        keep = np.linspace(0, len(pi) - 1, 4000).astype(np.int64)
+    if len(pi) > 2000:  # an even sample is as good as all of them
+        keep = np.linspace(0, len(pi) - 1, 2000).astype(np.int64)
         pi, pj = pi[keep], pj[keep]
     fi = np.concatenate([pi for _ in DECOY_SHIFTS])
     fj = np.concatenate([pj + s for s in DECOY_SHIFTS])
@@ -432,8 +446,16 @@ def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams
             return sim
         return _centred_cosine(sim, a1[i] @ mean, b1[j] @ mean, float(mean @ mean))
 
-    w, base = lexical_weight(emb(pi, pj), emb(fi, fj), lex.pairs(pi, pj), lex.pairs(fi, fj))
-    return lex, w * params.lexical, base
+    et, ef, lt, lf = emb(pi, pj), emb(fi, fj), lex.pairs(pi, pj), lex.pairs(fi, fj)
+    w, base = lexical_weight(et, ef, lt, lf)
+    w *= params.lexical
+    if not w:
+        return None, 0.0, 0.0, 1.0
+    # the sum is brought back to the embeddings' scale: the lexical term counts as w * (its separation
+    # over the embeddings') cosines' worth, so a pair scores about what its cosine alone would, and the
+    # trade-off with skips and with the number of beads a stretch is cut into stays the embeddings'
+    ratio = float((lt.mean() - lf.mean()) / (et.mean() - ef.mean()))
+    return lex, w, base, 1.0 / (1.0 + w * ratio)
 
 
 def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignParams, lexical=None) -> list[Bead]:
@@ -476,8 +498,8 @@ def _bead_value(a_win: Windows, b_win: Windows, a0: int, da: int, b0: int, db: i
                 lexical=None) -> float:
     sim = float(b_win.window(db, b0) @ a_win.window(da, a0))
     if lexical is not None:  # (Lexical, weight, base), as in pass two
-        lex, w, base = lexical
-        sim += w * (float(lex.cosine(a0, da, np.array([b0]), db)[0]) - base)
+        lex, w, base, norm = lexical
+        sim = (sim + w * (float(lex.cosine(a0, da, np.array([b0]), db)[0]) - base)) * norm
     return sim - params.paragraph_penalty * float(a_win.crosses(a0, da) + b_win.crosses(b0, db))
 
 
