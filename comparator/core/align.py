@@ -29,6 +29,7 @@ MOVES_1TO1 = ((1, 1), (1, 0), (0, 1))
 MOVES = ((1, 1), (1, 0), (0, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1), (2, 3), (3, 2), (3, 3),
          (1, 4), (4, 1), (2, 4), (4, 2), (1, 5), (5, 1), (1, 6), (6, 1))
 MAX_WINDOW = 3  # windows up to this size are embedded as joined text by the caller
+MAX_MOVE = max(max(m) for m in MOVES)  # the most sentences of one side a move takes
 
 FULL_CELLS = 750_000  # above this, pass one runs coarse-to-fine (the full grid costs 8 bytes a cell)
 BAND_PASS1 = 16
@@ -144,7 +145,7 @@ def _hash_ngrams(texts: list[str], n: int = LEX_N, dim: int = LEX_DIM) -> np.nda
 
 class Lexical:
     """Hashed, idf-weighted character n-gram vectors of both sides' sentences; a window's vector is the
-    sum of its sentences' (at most MOVES' largest window: a few row additions, no stored windows)."""
+    sum of its sentences' (no window vectors stored: products and norms come from the sentences').
 
     def __init__(self, texts_a: list[str], texts_b: list[str]):
         xa, xb = _hash_ngrams(texts_a), _hash_ngrams(texts_b)
@@ -155,21 +156,29 @@ class Lexical:
         xb *= idf
         self.a, self.b = xa, xb
 
+        # norms of every window of up to MAX_MOVE sentences, each side: n floats a size
+        self.norm_a, self.norm_b = self._norms(self.a), self._norms(self.b)
+
     @staticmethod
-    def window(x: np.ndarray, k: int, starts) -> np.ndarray:
-        starts = np.asarray(starts)
-        w = x[starts].copy()
-        for t in range(1, k):
-            w += x[starts + t]
-        return w
+    def _norms(x: np.ndarray) -> dict[int, np.ndarray]:
+        out = {}
+        w = x
+        for k in range(1, MAX_MOVE + 1):
+            if not len(w):
+                break
+            out[k] = np.sqrt(np.einsum("ij,ij->i", w, w))
+            w = w[:-1] + x[k:]
+        return out
 
     def cosine(self, sa: int, da: int, sb: np.ndarray, db: int) -> np.ndarray:
-        """Lexical cosine of A's window (sa, da) with B's windows (sb[k], db)."""
-        va = self.window(self.a, da, sa)
-        vb = self.window(self.b, db, sb)
-        na = float(np.sqrt(va @ va))
-        nb = np.sqrt(np.einsum("ij,ij->i", vb, vb))
-        return (vb @ va) / np.maximum(na * nb, 1e-9)
+        """Lexical cosine of A's window (sa, da) with B's windows (sb[k], db), sb ascending. A window's
+        vector is the sum of its sentences', so its product with A's window is the sum of its
+        sentences' products: one product per B sentence of the stretch, not per window and sentence."""
+        va = self.a[sa : sa + da].sum(axis=0)
+        lo, hi = int(sb[0]), int(sb[-1]) + db
+        y = np.concatenate([[0.0], np.cumsum(self.b[lo:hi] @ va, dtype=np.float64)])
+        dots = y[sb - lo + db] - y[sb - lo]
+        return dots / np.maximum(self.norm_a[da][sa] * self.norm_b[db][sb], 1e-9)
 
     def pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Lexical cosine of single sentences a[i[k]], b[j[k]] (in blocks: no large gathered copy)."""
