@@ -145,7 +145,7 @@ def _hash_ngrams(texts: list[str], n: int = LEX_N, dim: int = LEX_DIM) -> np.nda
 
 class Lexical:
     """Hashed, idf-weighted character n-gram vectors of both sides' sentences; a window's vector is the
-    sum of its sentences' (no window vectors stored: products and norms come from the sentences').
+    sum of its sentences' (no window vectors stored: products and norms come from the sentences')"""
 
     def __init__(self, texts_a: list[str], texts_b: list[str]):
         xa, xb = _hash_ngrams(texts_a), _hash_ngrams(texts_b)
