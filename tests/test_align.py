@@ -320,3 +320,18 @@ def test_lexical_work_grows_linearly(monkeypatch):
         per_sentence.append(counted[-1] / n)
     assert per_sentence[0] > 0  # the evidence was used
     assert per_sentence[1] < 1.5 * per_sentence[0]
+
+
+def test_lexical_cosine_of_any_window_size():
+    """Windows of the moves and the longer ones the absorb step can grow match a direct computation."""
+    rng = np.random.default_rng(5)
+    ta = [" ".join(_words(rng, 5)) for _ in range(12)]
+    tb = [" ".join(t.split()[:3] + _words(rng, 2)) for t in ta]
+    lex = align.Lexical(ta, tb)
+    for da, db in ((1, 1), (2, 3), (1, 6), (align.MAX_MOVE + 2, 1), (1, align.MAX_MOVE + 3)):
+        sb = np.arange(0, len(tb) - db + 1)
+        got = lex.cosine(1, da, sb, db)
+        va = lex.a[1 : 1 + da].sum(0)
+        want = [float(lex.b[j : j + db].sum(0) @ va) / (np.linalg.norm(lex.b[j : j + db].sum(0)) * np.linalg.norm(va))
+                for j in sb]
+        assert np.allclose(got, want, atol=1e-5)

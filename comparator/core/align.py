@@ -178,7 +178,12 @@ class Lexical:
         lo, hi = int(sb[0]), int(sb[-1]) + db
         y = np.concatenate([[0.0], np.cumsum(self.b[lo:hi] @ va, dtype=np.float64)])
         dots = y[sb - lo + db] - y[sb - lo]
-        return dots / np.maximum(self.norm_a[da][sa] * self.norm_b[db][sb], 1e-9)
+        na = self.norm_a[da][sa] if da in self.norm_a else np.sqrt(va @ va)
+        if db in self.norm_b:
+            nb = self.norm_b[db][sb]
+        else:  # a pair the absorb step grew beyond the largest move
+            nb = np.array([np.linalg.norm(self.b[j : j + db].sum(axis=0)) for j in sb])
+        return dots / np.maximum(na * nb, 1e-9)
 
     def pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Lexical cosine of single sentences a[i[k]], b[j[k]] (in blocks: no large gathered copy)."""
