@@ -189,7 +189,7 @@ def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress
         if embed[k]:
             mean[embed[k]] = encoder.encode([wins[n] for n in embed[k]])
         vecs[k] = mean.astype(np.float32)
-    return align.Windows(vecs, lengths, np.asarray(paragraphs))
+    return align.Windows(vecs, lengths, np.asarray(paragraphs), texts)
 
 
 def _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens=None) -> list[align.Bead]:
