@@ -106,6 +106,7 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
     cos = [p.cosine for p in scored if p.cosine is not None]
     corpus["mean_cosine"] = round(float(np.mean(cos)), 4) if cos else None
     corpus["pairs_scored"] = len(scored)
+    notes = notes + phrasing.evidence_notes([p.a_text for p in scored], bool(token_flag and hasattr(enc, "token_embeddings")))
     recorded = {
         "mode": mode,
         "model": model_name,
@@ -226,7 +227,7 @@ TOKEN_CHUNK = 256  # pairs whose missing token vectors are computed and held at 
 # token vectors kept from the sentence pass (float16, about 25 KB a sentence): about 12,000 sentences' worth;
 # sentences beyond it get theirs from a second pass, in chunks of pairs
 UNIT_TOKEN_BYTES = 300_000_000
-_TOKEN_KEY = "token_match/3:"  # bump when phrasing.token_match or its token vectors change: stored values are keyed by it
+_TOKEN_KEY = "token_match/4:"  # bump when phrasing.token_evidence or its token vectors change: stored values are keyed by it
 
 
 @contextmanager
@@ -246,7 +247,7 @@ def _collecting_tokens(enc, unit_tokens, units_a, units_b):
 
 
 def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit_tokens=None) -> dict[str, tuple]:
-    """What the contextual token vectors of each two-sided pair say (phrasing.token_match), keyed by
+    """What the contextual token vectors of each two-sided pair say (phrasing.token_evidence), keyed by
     `_token_key`. A pair's token vectors are its sentences' own, as the sentence pass kept them, joined in
     order for a merged pair (join_tokens); sentences without (beyond the budget, or another encoder) get
     a second pass over their text as written, in chunks of pairs so that the vectors of a long text are
@@ -278,7 +279,7 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
 
             for k in chunk:
                 p = pair_of[k]
-                tm = phrasing.token_match(p.a_text, p.b_text, (side(p.a, units_a), side(p.b, units_b)))
+                tm = phrasing.token_evidence(p.a_text, p.b_text, (side(p.a, units_a), side(p.b, units_b)))
                 if tm is not None:
                     out[k] = tuple(float(x) for x in tm)
             progress("tokens", min(start + TOKEN_CHUNK, len(rest)), len(rest))
@@ -352,10 +353,13 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
             s = sentence_of[id(p)]
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
         p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
-        ts = tokens.get(_token_key(p))
-        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_scores=ts)
         if n % 200 == 0 or n == total - 1:
             progress("score", n + 1, total)
+    # every span's error probability and every pair's flag, the span model run once over all of them
+    live = [p for p in pairs if not p.furniture]
+    for p, (sa, sb, f) in zip(live, phrasing.score_pairs(
+            [(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, p.cosine, tokens.get(_token_key(p))) for p in live])):
+        p.a_spans, p.b_spans, p.flag = sa, sb, f
     return pairs, corpus
 
 

@@ -1,0 +1,114 @@
+"""The span model (comparator.core.marks.model): the packaged file, the tree evaluation, p on every span,
+the flag as expected severity, and a missing or unreadable model file. No encoder model needed."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from comparator.core import metrics
+from comparator.core.errors import InputError
+from comparator.core.marks import MARK_THRESHOLD, model, phrasing
+
+
+def _score(a, b, tokens=None):
+    s = metrics.sentence_scores(a, b)
+    sa, sb = phrasing.spans(a, b)
+    return phrasing.score_pairs([(a, b, sa, sb, s.chrf, 0.9, tokens)])[0]
+
+
+def test_packaged_model_is_small_and_says_where_it_comes_from():
+    path = model.model_path()
+    assert os.path.getsize(path) < 1_000_000
+    data = json.loads(open(path, encoding="utf-8").read())
+    assert data["features"] == list(model.FEATURES)
+    assert "Apache 2.0" in data["meta"]["data"] and data["meta"]["script"] == "bench/train_marks.py"
+    m = model.load()
+    assert 0.0 < m.threshold_p < 1.0
+    assert set(m.severity) == set(model.KINDS) and all(1.0 <= v <= 5.0 for v in m.severity.values())
+
+
+def _tiny(threshold=0.5):
+    # one tree: feature 0 <= 0.5 -> leaf value -2, else +2; init 0, rate 1
+    n = len(model.FEATURES)
+    return model.SpanModel({
+        "features": list(model.FEATURES), "init": 0.0, "learning_rate": 1.0,
+        "trees": {"feature": [[0, -1, -1]], "threshold": [[0.5, 0, 0]], "left": [[1, 1, 2]],
+                  "right": [[2, 1, 2]], "value": [[0.0, -2.0, 2.0]], "depth": 3},
+        "severity": {k: 1.0 for k in model.KINDS}, "pair": {"spans": 1.0}, "threshold": threshold,
+    }), n
+
+
+def test_tree_evaluation():
+    m, n = _tiny()
+    x = np.zeros((3, n))
+    x[1, 0] = 1.0
+    x[2, 0] = 0.5
+    p = m.p(x)
+    assert p[0] == pytest.approx(1 / (1 + np.exp(2))) and p[1] == pytest.approx(1 / (1 + np.exp(-2)))
+    assert p[2] == pytest.approx(p[0])  # <= goes left, as in scikit-learn
+    assert len(m.p(np.zeros((0, n)))) == 0
+
+
+def test_every_span_gets_p_and_nothing_is_dropped():
+    a = "The company sold 2,500 cars in March, its best month."
+    b = "The company sold 2,050 car in March ,, its most good month."
+    sa, sb = phrasing.spans(a, b)
+    a4, b4, f = _score(a, b)
+    assert [sp[:3] for sp in a4] == sa and [sp[:3] for sp in sb] == [sp[:3] for sp in b4]
+    for sp in a4 + b4:
+        assert len(sp) == 4 and 0.0 <= sp[3] <= 1.0
+    assert 0.0 < f < 1.0
+    # a changed number and doubled punctuation are likelier errors than a light rewording
+    _, light, f_light = _score(a, "The company sold 2,500 cars in March, its strongest month.")
+    assert max(sp[3] for sp in b4) > max(sp[3] for sp in light) and f > f_light
+
+
+def test_flag_grows_with_what_is_wrong():
+    a = "The minister said on Tuesday that the talks would resume next week."
+    same = _score(a, a)
+    one = _score(a, "The minister said on Tuesday that the talks would resume next month.")
+    many = _score(a, "Minister say Tuesday talk will not resume the the week next , .")
+    assert same[0] == [] and same[1] == []
+    assert same[2] < one[2] < many[2]
+    assert phrasing.flag(a, "", [], [], None) == 1.0
+
+
+def test_one_sided_sentences_are_whole_marks():
+    a4, b4, f = phrasing.score_pairs([("Only here.", "", [[0, 10, "omission"]], [], None, None, None)])[0]
+    assert f == 1.0 and a4 == [[0, 10, "omission", 1.0]]
+
+
+def test_spans_with_p_keep_it():
+    a, b = "One two three.", "One two four."
+    sa, sb = phrasing.spans(a, b)
+    a4 = [[*sp, 0.01] for sp in sa]
+    b4 = [[*sp, 0.99] for sp in sb]
+    got = phrasing.score_pairs([(a, b, a4, b4, 50.0, 0.9, None)])[0]
+    assert got[0] == a4 and got[1] == b4
+
+
+def test_without_english_evidence_p_still_comes():
+    a = "Le ministre a dit mardi que les négociations reprendraient la semaine prochaine."
+    b = "Le ministre a dit mercredi que les négociations reprendront la semaine prochaine."
+    a4, b4, f = _score(a, b)
+    assert b4 and all(0.0 <= sp[3] <= 1.0 for sp in b4) and 0.0 < f < 1.0
+    notes = phrasing.evidence_notes([a, "The talks resume next week, the minister said."], token_vectors=False)
+    assert any("1 of 2 pairs" in n and "English word evidence" in n for n in notes)
+    assert any("token vectors" in n for n in notes)
+    assert phrasing.evidence_notes(["The talks resume next week, the minister said."], token_vectors=True) == []
+
+
+def test_missing_or_unreadable_model_file(tmp_path):
+    gone = tmp_path / "none.json"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"features": ["x"]}', encoding="utf-8")
+    try:
+        for path in (gone, bad):
+            model.use_model_file(str(path))
+            with pytest.raises(InputError) as e:
+                phrasing.flag("One two.", "One three.", *phrasing.spans("One two.", "One three."), 50.0)
+            assert str(path) in str(e.value) and "\n" not in str(e.value)
+    finally:
+        model.use_model_file(None)
+    assert model.load().threshold_p == MARK_THRESHOLD  # the constant is the threshold set with the model
