@@ -13,7 +13,8 @@ word evidence off, so that the model has learnt what to say without them.
 The model: scikit-learn's HistGradientBoostingClassifier (200 trees of depth 3), its trees written to
 comparator/core/marks/span_model.json with the kinds' mean severity (minor 1, major 5) and the pair's
 severity weights (non-negative least squares of the MQM points on the pair's span sum, A's omissions,
-1 - chrF and the token sums, with out-of-fold p so the weights are not fitted on the trees' own training).
+the hand-weighted difference cost phrasing.pair_cost, with out-of-fold p so the weights are not fitted on
+the trees' own training).
 
 Figures on the held-apart documents: character-level precision / recall / F1 of the marks (p >= threshold)
 against the raters' spans, micro-averaged over non-space characters of B, beside the word diff's (every
@@ -44,7 +45,6 @@ from comparator.core.marks import phrasing  # noqa: E402
 SEED = 12
 HELD_DOCS = 10
 SEVERITY = {"minor": 1.0, "major": 5.0}
-FLAG_SCALE = 5.0  # flag = E / (E + FLAG_SCALE): 0.5 at one major error's worth of expected points
 OUT = ROOT / "comparator" / "core" / "marks" / span_model.MODEL_FILE
 GB = dict(max_iter=200, max_depth=3, learning_rate=0.1, min_samples_leaf=40, l2_regularization=1.0)
 
@@ -81,7 +81,7 @@ def labels(r, a_spans, b_spans) -> tuple[np.ndarray, np.ndarray]:
             if m.pa[i] >= 0:
                 js.add(m.pa[i])
             else:
-                op, i1, i2, j1, j2 = m.blocks[m.block_a[i]]
+                *_, j1, j2 = m.blocks[m.block_a[i]]
                 js |= set(range(j1, j2)) if j2 > j1 else {j1 - 1, j1}
         hit = 0
         for j in js:
@@ -165,12 +165,12 @@ def export(gb) -> dict:
             "init": float(np.ravel(gb._baseline_prediction)[0]), "learning_rate": 1.0}
 
 
-def pair_columns(rows, p, where, tokens: bool = True):
-    """Per pair: [B spans' p x severity, A omissions' p x severity, 1 - chrF, lost, extra (or 1 - cosine), 1]."""
-    return np.array([[0.0]] * 0) if not rows else np.array([
-        [*_span_sums(r, p[s:e], na), 1.0 - r["chrf"] / 100.0,
-         *((r["tokens"][0], r["tokens"][1]) if tokens and r["tokens"] else (1.0 - r["cosine"], 0.0)), 1.0]
-        for r, (s, e, na) in zip(rows, where)])
+def pair_columns(rows, p, where):
+    """Per pair: [B spans' and A omissions' p x severity, the hand-weighted cost (phrasing.pair_cost)]."""
+    return np.array([[sum(_span_sums(r, p[s:e], na)),
+                      phrasing.pair_cost(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"], r["cosine"],
+                                         r["tokens"])]
+                     for r, (s, e, na) in zip(rows, where)])
 
 
 _SEV: dict = {}
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     x0, y0, sev, where0 = prepare(train)
     xa, ya = augment(train, y0, where0, rng)
     x, y = np.vstack([x0, xa]), np.concatenate([y0, ya])
-    xh, yh, sevh, where_h = prepare(held)
+    xh, _, _, where_h = prepare(held)
     print(f"{len(train)} training pairs ({len(x)} span rows), {len(held)} held-apart pairs in {len(held_docs)} "
           f"documents ({len(xh)} spans); features {time.time() - t0:.0f} s", flush=True)
 
@@ -243,15 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         oof[fold_rows == f] = g.predict_proba(x0[fold_rows == f].astype(np.float32))[:, 1]
     print(f"out-of-fold fits {time.time() - t0:.0f} s", flush=True)
     target = np.array([-r["mqm"] for r in train])
-    # no constant: a rendering that reads exactly as its reference gets 0; A's omissions weigh as B's spans
-    # (the raters' character spans rarely show an omission, their scores do)
-    def tied(c):
-        return np.column_stack([c[:, 0] + c[:, 1], c[:, 2:]])
-
-    w, _ = nnls(tied(pair_columns(train, oof, where0)[:, :5]), target)
-    w_c, _ = nnls(tied(pair_columns(train, oof, where0, tokens=False)[:, :4]), target)
-    pair_w = {"spans": w[0], "omissions": w[0], "chrf": w[1], "lost": w[2], "extra": w[3], "cosine": w_c[2]}
-    pair_w = {k: round(float(v), 5) for k, v in pair_w.items()}
+    # no constant: a rendering that reads exactly as its reference gets 0
+    w, _ = nnls(pair_columns(train, oof, where0), target)
+    pair_w = {"spans": round(float(w[0]), 5), "cost": round(float(w[1]), 5)}
 
     gb = fit_trees(x, y)
     print(f"final fit {time.time() - t0:.0f} s", flush=True)
@@ -267,11 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         a4 = [[*sp, float(q)] for sp, q in zip(r["a_spans"], r["p_a"])]
         b4 = [[*sp, float(q)] for sp, q in zip(r["b_spans"], r["p_b"])]
         ts = r["tokens"] if r["tokens"] else None
-        ee = span_model.expected_severity(model, a4, b4, r["chrf"], ts, r["cosine"])
-        r["flag_new"] = ee / (ee + FLAG_SCALE)
-        c = sum(phrasing.cost_parts(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"], cosine=r["cosine"],
-                                    token_scores=ts[:3] if ts else None).values())
-        r["flag_old"] = c / (c + phrasing.SCALE)
+        # as phrasing.score_pairs computes the engine's flag
+        cost = phrasing.pair_cost(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"], r["cosine"], ts)
+        ee = span_model.expected_severity(model, a4, b4, cost)
+        r["flag_new"] = ee / (ee + phrasing.SEVERITY_SCALE)
+        r["flag_old"] = cost / (cost + phrasing.SCALE)
 
     free = [r for r in held if not r["errors"]]
 
@@ -325,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                     "as prepared for the WMT 2023 QE task 2",
             "script": "bench/train_marks.py", "seed": SEED, "held_docs": held_docs,
             "sklearn": __import__("sklearn").__version__, "model": f"HistGradientBoostingClassifier {GB}",
-            "flag_scale": FLAG_SCALE,
+            "flag_scale": phrasing.SEVERITY_SCALE,
         }
         OUT.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         print(f"wrote {OUT} ({OUT.stat().st_size / 1e3:.0f} kB)")

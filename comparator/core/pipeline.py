@@ -106,7 +106,7 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
     cos = [p.cosine for p in scored if p.cosine is not None]
     corpus["mean_cosine"] = round(float(np.mean(cos)), 4) if cos else None
     corpus["pairs_scored"] = len(scored)
-    notes = notes + phrasing.evidence_notes([p.a_text for p in scored], bool(token_flag and hasattr(enc, "token_embeddings")))
+    notes = notes + phrasing.evidence_notes([p.a_text for p in scored])
     recorded = {
         "mode": mode,
         "model": model_name,
@@ -357,9 +357,9 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
             progress("score", n + 1, total)
     # every span's error probability and every pair's flag, the span model run once over all of them
     live = [p for p in pairs if not p.furniture]
-    for p, (sa, sb, f) in zip(live, phrasing.score_pairs(
+    for p, (sa, sb, f, sev) in zip(live, phrasing.score_pairs(
             [(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, p.cosine, tokens.get(_token_key(p))) for p in live])):
-        p.a_spans, p.b_spans, p.flag = sa, sb, f
+        p.a_spans, p.b_spans, p.flag, p.severity = sa, sb, f, sev
     return pairs, corpus
 
 

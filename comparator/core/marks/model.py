@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -37,6 +38,11 @@ FEATURES = (
     "chrf", "cosine", "lost", "extra", "unmatched", "has_tm",
     "swaps", "rarity", "len_a", "len_ratio", "covered",
 )
+
+
+@lru_cache(maxsize=65536)
+def _is_punct(key: str) -> bool:
+    return not any(ch.isalnum() for ch in key)
 
 
 def _side_tables(toks, english: bool):
@@ -104,7 +110,7 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
         if not sp:
             continue
         keys = [k for _, _, k in toks]
-        punct = [phrasing._is_punct(k) for k in keys]
+        punct = [_is_punct(k) for k in keys]
         upper = [text[s0:e0][:1].isupper() for s0, e0, _ in toks]
         neg = [k in _NEG or k.endswith("n't") for k in keys]
         logp, pmi = _side_tables(toks, english)
@@ -174,17 +180,22 @@ class SpanModel:
         x = np.asarray(x, dtype=np.float32).astype(np.float64).reshape(-1, len(FEATURES))
         if not len(x):
             return np.zeros(0)
-        n_trees = self.feature.shape[0]
-        node = np.zeros((len(x), n_trees), dtype=np.int64)
-        cols = np.arange(n_trees)[None, :]
-        rows = np.arange(len(x))[:, None]
-        for _ in range(self.depth):
-            f = self.feature[cols, node]
-            leaf = f < 0
-            go_left = x[rows, np.maximum(f, 0)] <= self.threshold[cols, node]
-            nxt = np.where(go_left, self.left[cols, node], self.right[cols, node])
-            node = np.where(leaf, node, nxt)
-        raw = self.init + self.rate * self.value[cols, node].sum(axis=1)
+        raw = np.full(len(x), self.init)
+        rows = np.arange(len(x))
+        # tree by tree over all rows at once: a few small array operations per level of each tree
+        for f_t, thr_t, left_t, right_t, val_t in zip(self.feature, self.threshold, self.left, self.right,
+                                                        self.value):
+            node = np.zeros(len(x), dtype=np.int64)
+            for _ in range(self.depth):
+                f = f_t[node]
+                go_left = x[rows, np.maximum(f, 0)] <= thr_t[node]
+                node = np.where(go_left, left_t[node], right_t[node])  # a leaf points at itself
+            raw += val_t[node]
+        return 1.0 / (1.0 + np.exp(-raw)) if self.rate == 1.0 else self._scaled(raw)
+
+    def _scaled(self, raw: np.ndarray) -> np.ndarray:
+        # trees fitted with shrinkage not folded into their leaves: init + rate x sum of leaves
+        raw = self.init + self.rate * (raw - self.init)
         return 1.0 / (1.0 + np.exp(-raw))
 
 
@@ -227,21 +238,14 @@ def use_model_file(path: str | None) -> None:
         _model, _path_override = None, path
 
 
-def expected_severity(model: SpanModel, a_spans: list, b_spans: list, chrf: float | None,
-                      token_scores=None, cosine: float | None = None) -> float:
-    """The pair's expected MQM error points: p times the kind's mean severity over B's spans and A's
-    omissions (a substitution shows on both sides but is one error), plus what the pair's chrF and token
-    matching say about errors no span covers; weights fitted with the span model."""
+def expected_severity(model: SpanModel, a_spans: list, b_spans: list, cost: float) -> float:
+    """The pair's expected MQM error points: w_spans x (p times the kind's mean severity, summed over B's
+    spans and A's omissions; a substitution shows on both sides but is one error) + w_cost x `cost`, the
+    pair's hand-weighted difference cost (`phrasing.cost_parts`: damage and fact events, token matching,
+    chrF, ...), which also sees the errors no span covers. Both weights fitted with the span model."""
     w = model.pair
     sev = model.severity
     spans_part = sum(float(sp[3]) * sev.get(sp[2], 1.0) for sp in b_spans if len(sp) > 3 and sp[3] is not None)
-    omit_part = sum(float(sp[3]) * sev.get(sp[2], 1.0) for sp in a_spans
-                    if len(sp) > 3 and sp[3] is not None and sp[2] == "omission")
-    e = w.get("spans", 1.0) * spans_part + w.get("omissions", 1.0) * omit_part
-    if chrf is not None:
-        e += w.get("chrf", 0.0) * (1.0 - chrf / 100.0)
-    if token_scores is not None and len(token_scores) >= 3:
-        e += w.get("lost", 0.0) * token_scores[0] + w.get("extra", 0.0) * token_scores[1]
-    elif cosine is not None:
-        e += w.get("cosine", 0.0) * (1.0 - cosine)
-    return e + w.get("bias", 0.0)
+    spans_part += sum(float(sp[3]) * sev.get(sp[2], 1.0) for sp in a_spans
+                      if len(sp) > 3 and sp[3] is not None and sp[2] == "omission")
+    return w.get("spans", 1.0) * spans_part + w.get("cost", 0.0) * cost

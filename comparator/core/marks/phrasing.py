@@ -488,14 +488,15 @@ def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: flo
 
 
 SEVERITY_SCALE = 5.0  # flag = E / (E + SEVERITY_SCALE): E, the expected MQM points, of one major error is 0.5
-EVENT_POINTS = 5.0  # points per damage or fact event (`events`): an error by construction, counted as a major one
 
 
-def events(a_text: str, b_text: str, a_spans: list, b_spans: list) -> float:
-    """Damage and fact events of the pair (`evidence`): broken boundaries, punctuation damage, repeated
-    words, swapped neighbours, unknown words, changed numbers, names and negation."""
-    ev = evidence(a_text, b_text, [sp[:3] for sp in a_spans], [sp[:3] for sp in b_spans])
-    return ev["damage"] + ev["facts"]
+def pair_cost(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
+              cosine: float | None = None, token_scores=None) -> float:
+    """The hand-weighted cost of what differs inside the pair (`cost_parts`), from the spans without p and
+    the token-matching sums (the first three values of `token_evidence`)."""
+    tm = tuple(token_scores[:3]) if token_scores is not None and len(token_scores) >= 3 else None
+    return sum(cost_parts(a_text, b_text, [sp[:3] for sp in a_spans], [sp[:3] for sp in b_spans], chrf,
+                          cosine=cosine, token_scores=tm).values())
 
 
 def with_p(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
@@ -504,10 +505,11 @@ def with_p(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float |
     return score_pairs([(a_text, b_text, a_spans, b_spans, chrf, cosine, token_scores)])[0][:2]
 
 
-def score_pairs(items) -> list[tuple[list[list], list[list], float]]:
-    """For each (a_text, b_text, a_spans, b_spans, chrf, cosine, token_scores): the spans with p and the
-    pair's flag, the span model run once over all the pairs' spans. A side without text: its counterpart
-    is a whole sentence only in one rendering, p 1, flag 1. Spans that carry p already keep it."""
+def score_pairs(items) -> list[tuple[list[list], list[list], float, float | None]]:
+    """For each (a_text, b_text, a_spans, b_spans, chrf, cosine, token_scores): the spans with p, the
+    pair's flag and its expected error severity (MQM points), the span model run once over all the pairs'
+    spans. A side without text: its counterpart is a whole sentence only in one rendering, p 1, flag 1,
+    severity None. Spans that carry p already keep it."""
     model = span_model.load()
     feats, slices = [], []
     n = 0
@@ -526,7 +528,7 @@ def score_pairs(items) -> list[tuple[list[list], list[list], float]]:
         if not a_text.strip() or not b_text.strip():
             a4 = [[*sp[:3], 1.0] for sp in a_spans]
             b4 = [[*sp[:3], 1.0] for sp in b_spans]
-            out.append((a4, b4, 1.0))
+            out.append((a4, b4, 1.0, None))
             continue
         if sl is None:
             a4, b4 = [list(sp) for sp in a_spans], [list(sp) for sp in b_spans]
@@ -534,8 +536,8 @@ def score_pairs(items) -> list[tuple[list[list], list[list], float]]:
             q = [round(float(v), 4) for v in p[sl[0]:sl[1]]]
             a4 = [[*sp[:3], v] for sp, v in zip(a_spans, q)]
             b4 = [[*sp[:3], v] for sp, v in zip(b_spans, q[len(a_spans):])]
-        e = span_model.expected_severity(model, a4, b4, chrf, ts, cosine) + EVENT_POINTS * events(a_text, b_text, a4, b4)
-        out.append((a4, b4, round(e / (e + SEVERITY_SCALE), 6)))
+        e = span_model.expected_severity(model, a4, b4, pair_cost(a_text, b_text, a4, b4, chrf, cosine, ts))
+        out.append((a4, b4, round(e / (e + SEVERITY_SCALE), 6), round(e, 3)))
     return out
 
 
@@ -561,16 +563,14 @@ def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | N
     return score_pairs([(a_text, b_text, a_spans, b_spans, chrf, cosine, ts)])[0][2]
 
 
-def evidence_notes(a_texts: list[str], token_vectors: bool) -> list[str]:
+def evidence_notes(a_texts: list[str]) -> list[str]:
     """What the result's notes say about evidence the span model did without: the English word evidence
-    (word frequency, neighbours' PMI, unusual wording) for references that do not read as English, and the
-    token vectors when the run had none. p then comes from the rest (kind, length, chrF, cosine, ...)."""
-    out = []
+    (word frequency, neighbours' PMI, unusual wording) for references that do not read as English; their p
+    then comes from the rest (kind, length, chrF, cosine, token vectors). (A run without token vectors says
+    so in its settings, `token_flag`.)"""
     off = sum(1 for t in a_texts if not _english(t))
-    if off:
-        out.append(f"error probabilities: the English word evidence (word frequency, neighbouring words) was off "
-                   f"for {off} of {len(a_texts)} pairs whose reference does not read as English; their p comes "
-                   f"from the language-independent evidence")
-    if a_texts and not token_vectors:
-        out.append("error probabilities: no contextual token vectors in this run; p comes from the other evidence")
-    return out
+    if not off:
+        return []
+    return [f"error probabilities: the English word evidence (word frequency, neighbouring words) was off for "
+            f"{off} of {len(a_texts)} pairs whose reference does not read as English; their p comes from the "
+            f"language-independent evidence"]
