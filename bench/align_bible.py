@@ -628,9 +628,18 @@ def align_worker(path: str) -> None:
     for s in ("a", "b"):
         vecs = {k: z[f"{s}{k}"] for k in range(1, align.MAX_WINDOW + 1) if f"{s}{k}" in z.files}
         wins.append(align.Windows(vecs, z[f"{s}_len"], z[f"{s}_par"]))
+    # the sentences (for the lexical evidence) and the run's AlignParams, when the caller saved them
+    extra = {}
+    if os.path.isfile(path + ".json"):
+        with open(path + ".json", encoding="utf-8") as fh:
+            extra = json.load(fh)
+    if "texts" in extra:
+        wins = [align.Windows(w.vecs, np.diff(w.cum), z[f"{s}_par"], extra["texts"][s]) for w, s in zip(wins, "ab")]
+    params = align.AlignParams(**{k: v for k, v in extra.get("params", {}).items()
+                                  if k in align.AlignParams.__dataclass_fields__})
     rss0, hwm0 = _rss_kb("VmRSS"), _rss_kb("VmHWM")
     t, c = time.perf_counter(), time.process_time()
-    beads = align.align(wins[0], wins[1], align.AlignParams())
+    beads = align.align(wins[0], wins[1], params)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     print(json.dumps({"align_s": round(wall, 2), "align_cpu_s": round(cpu, 2), "beads": len(beads),
                       "rss_start_mb": round(before_load / 1024, 1) if before_load else None,
@@ -639,7 +648,7 @@ def align_worker(path: str) -> None:
                       "peak_rss_mb": round(_rss_kb("VmHWM") / 1024, 1)}))
 
 
-def scale(data_a, data_b, books, sizes, enc, windows: str | None, tmp: str) -> list[dict]:
+def scale(data_a, data_b, books, sizes, enc, windows: str | None, tmp: str, params=None) -> list[dict]:
     """Per size: concatenate the books (repeating them) until both sides reach it, embed the windows
     the way the engine does, then align in a fresh subprocess for clean time and memory figures."""
     import inspect
@@ -666,9 +675,11 @@ def scale(data_a, data_b, books, sizes, enc, windows: str | None, tmp: str) -> l
         cache = getattr(enc, "_cache", None)
         cached0 = len(cache) if cache is not None else None
         arrays = {}
+        extra = {"texts": {}, "params": {k: getattr(params, k) for k in params.__dataclass_fields__} if params else {}}
         t = time.perf_counter()
         for s, side in (("a", side_a), ("b", side_b)):
             keep = [i for i in range(len(side.sentences)) if i not in side.furniture]
+            extra["texts"][s] = [engine._norm(side.sentences[i]) for i in keep]
             w = engine._windows(enc, [engine._norm(side.sentences[i]) for i in keep],
                                 [side.paragraphs[i] for i in keep], engine._noop, s.upper(), **win_kw)
             for k, v in w.vecs.items():
@@ -678,10 +689,13 @@ def scale(data_a, data_b, books, sizes, enc, windows: str | None, tmp: str) -> l
         embed_s = time.perf_counter() - t
         path = os.path.join(tmp, f"windows-{target}.npz")
         np.savez(path, **arrays)
-        del arrays
+        with open(path + ".json", "w", encoding="utf-8") as fh:
+            json.dump(extra, fh)
+        del arrays, extra
         proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--_align-worker", path],
                               capture_output=True, text=True, cwd=str(ROOT))
         os.unlink(path)
+        os.unlink(path + ".json")
         if proc.returncode:
             raise RuntimeError(f"align worker failed:\n{proc.stderr[-2000:]}")
         row = {"target": target, "books": used, "sentences_a": len(side_a.sentences),
@@ -806,7 +820,7 @@ def main(argv=None) -> int:
     if not args.no_scale:
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
         with tempfile.TemporaryDirectory(prefix="align-bench-") as tmp:
-            for row in scale(data_a, data_b, books, sizes, enc, kw.get("windows"), tmp):
+            for row in scale(data_a, data_b, books, sizes, enc, kw.get("windows"), tmp, params):
                 scale_rows.append(row)
                 print(f"# scale {row['target']}: {row['sentences_a']}/{row['sentences_b']} sentences, "
                       f"embed {row['embed_s']}s, align {row['align_s']}s, peak RSS {row['peak_rss_mb']} MB",

@@ -14,8 +14,9 @@ Two input sets (--set):
          sentences; the naive script gets one verse a line (aligned by verse).
 
 Each run is a fresh process (wall time includes imports and model loading, as a user sees it); peak RSS
-is that process's. For each size the naive script and the project's cold run (--no-cache) run one after
-the other, --rounds times in alternating order, so that both meet the same load on a shared machine; the
+is that process's, and so is its CPU time (user + system over all its threads: on a machine shared with
+other work the CPU ratio is the steadier figure, while wall time is what a user waits). For each size
+the naive script and the project's cold run (--no-cache) run one after the other, --rounds times in alternating order, so that both meet the same load on a shared machine; the
 ratio is the sum of the project's times over the sum of the naive script's. The re-run reads the on-disk
 vector store that a run just before it filled.
 
@@ -130,8 +131,8 @@ def build_bible(n_sentences: int, workdir: Path):
             "mode": "text", "a": n_a, "b": n_b, "what": f"{len(lines_a)} verses"}
 
 
-def timed(cmd: list[str], env=None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+def timed(cmd: list[str], env=None) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, all threads) of one child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -139,7 +140,7 @@ def timed(cmd: list[str], env=None) -> tuple[float, float]:
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 ENCODER_VARIANTS = ("torch", "onnx-fp32", "onnx-fused", "onnx-int8", "onnx-fused-int8", "hash")
@@ -228,9 +229,9 @@ def main() -> int:
         warm = build(50, Path(tmp))
         timed([sys.executable, "-m", "comparator", "score", *map(str, warm["project"]), "--mode", warm["mode"],
                "-o", os.devnull, "--no-cache", *args.extra], env)
-        print("\n| sentences A / B | naive s | project s (cold) | time ratio | project sentences/s | naive MB | "
-              "project MB | re-run s (vector store) | re-run ratio |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("\n| sentences A / B | naive s | project s (cold) | time ratio | CPU s naive / project | CPU ratio | "
+              "project sentences/s | naive MB | project MB | re-run s (vector store) | re-run ratio |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for size in args.sizes:
             d = Path(tmp) / str(size)
             d.mkdir()
@@ -238,32 +239,38 @@ def main() -> int:
             naive_cmd = [sys.executable, str(naive), *map(str, inp["naive"]), str(d / "naive.csv")]
             cmd = [sys.executable, "-m", "comparator", "score", *map(str, inp["project"]), "--mode", inp["mode"],
                    "--no-progress", "-o", str(d / "out.json"), *args.extra]
-            t_naive, t_proj, m_naive, m_proj = [], [], 0.0, 0.0
+            t_naive, t_proj, m_naive, m_proj, c_naive, c_proj = [], [], 0.0, 0.0, [], []
             for r in range(args.rounds):
                 runs = [("naive", naive_cmd, None), ("project", cmd + ["--no-cache"], env)]
                 for name, c, e in (runs if r % 2 == 0 else runs[::-1]):
-                    wall, mb = timed(c, e)
+                    wall, mb, cpu = timed(c, e)
                     if name == "naive":
                         t_naive.append(wall)
+                        c_naive.append(cpu)
                         m_naive = max(m_naive, mb)
                     else:
                         t_proj.append(wall)
+                        c_proj.append(cpu)
                         m_proj = max(m_proj, mb)
             row = {"a_sentences": inp["a"], "b_sentences": inp["b"], "what": inp["what"],
                    "naive_s": [round(t, 1) for t in t_naive], "project_s": [round(t, 1) for t in t_proj],
                    "ratio": round(sum(t_proj) / sum(t_naive), 2),
+                   "naive_cpu_s": round(sum(c_naive) / len(c_naive), 1),
+                   "project_cpu_s": round(sum(c_proj) / len(c_proj), 1),
+                   "cpu_ratio": round(sum(c_proj) / sum(c_naive), 2),
                    "project_sentences_per_s": round((inp["a"] + inp["b"]) * len(t_proj) / sum(t_proj), 1),
                    "naive_mb": round(m_naive), "project_mb": round(m_proj)}
             if not args.no_rerun:
                 timed(cmd, env)  # fills the vector store
-                t_naive_again, _ = timed(naive_cmd)
-                t_again, _ = timed(cmd, env)
+                t_naive_again, _, _ = timed(naive_cmd)
+                t_again, _, _ = timed(cmd, env)
                 row["project_rerun_s"] = round(t_again, 1)
                 row["naive_s_beside_rerun"] = round(t_naive_again, 1)
                 row["rerun_ratio"] = round(t_again / t_naive_again, 2)
             out["sizes"].append(row)
             print(f"| {inp['a']} / {inp['b']} ({inp['what']}) | {' + '.join(map(str, row['naive_s']))} | "
-                  f"{' + '.join(map(str, row['project_s']))} | {row['ratio']} | {row['project_sentences_per_s']} | "
+                  f"{' + '.join(map(str, row['project_s']))} | {row['ratio']} | {row['naive_cpu_s']} / {row['project_cpu_s']} | "
+                  f"{row['cpu_ratio']} | {row['project_sentences_per_s']} | "
                   f"{row['naive_mb']} | {row['project_mb']} | {row.get('project_rerun_s', '-')} | "
                   f"{row.get('rerun_ratio', '-')} |", flush=True)
         if args.encoders:

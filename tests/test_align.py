@@ -211,3 +211,127 @@ def test_long_one_sided_run_is_handled_in_linear_time():
     beads = align.align(_windows(a), _windows(a[1500:1501]))
     _check_complete(beads, 3000, 1)
     assert sum(1 for bd in beads if bd.a and bd.b) == 1
+
+
+# ------------------------------------------------------------------------------------- lexical evidence
+
+
+def _words(rng, k, alphabet="abcdefghijklmnopqrstuvwxyz"):
+    return ["".join(rng.choice(list(alphabet), 6)) for _ in range(k)]
+
+
+def _lexical_case(rng, n=60, alphabet_b=None):
+    """n sentences a side; B renders A's sentence k with 4 of its 6 words kept (or, with alphabet_b, in
+    other letters altogether), embedded near A's vector. After sentence 30, B has one extra sentence
+    whose text shares nothing with A but whose vector is A[30]'s almost exactly: by the embeddings it is
+    A[30]'s pair; by the texts B[30] is."""
+    u = _unit(rng, n, 64)
+    ta = [" ".join(_words(rng, 6)) for _ in range(n)]
+    tb, vb = [], []
+    for k in range(n):
+        words = ta[k].split()
+        kept = words[:4] + _words(rng, 2) if alphabet_b is None else _words(rng, 6, alphabet_b)
+        tb.append(" ".join(kept))
+        v = u[k] + 0.45 * _unit(rng, 1, 64)[0]
+        vb.append(v / np.linalg.norm(v))
+        if k == 30:
+            tb.append(" ".join(_words(rng, 6) if alphabet_b is None else _words(rng, 6, alphabet_b)))
+            v = u[k] + 0.05 * _unit(rng, 1, 64)[0]
+            vb.append(v / np.linalg.norm(v))
+    vb = np.asarray(vb, dtype=np.float32)
+
+    def side(vecs, texts):
+        w = _windows(vecs)
+        return align.Windows(w.vecs, np.diff(w.cum), np.zeros(len(vecs), int), texts)
+
+    return side(u, ta), side(vb, tb)
+
+
+def _partner(beads, i):
+    return next(bd.b for bd in beads if i in bd.a)
+
+
+def test_lexical_evidence_fixes_what_the_embeddings_get_wrong():
+    a, b = _lexical_case(np.random.default_rng(3))
+    plain = align.align(a, b, align.AlignParams(lexical=0))
+    assert _partner(plain, 30) == (31,)  # the embeddings pair A[30] with the look-alike
+    lexical = align.align(a, b, align.AlignParams())
+    assert 30 in _partner(lexical, 30)  # the shared words put its own rendering back
+    assert all(_partner(lexical, k) == (k + (k > 30),) for k in range(60) if k != 30)
+    _check_complete(lexical, 60, 61)
+    _, w, _, _ = align._lexical_evidence(a, b, align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum),
+                                                             np.diff(b.cum), -0.1), align.AlignParams(), None)
+    assert w > 0.1
+
+
+def test_lexical_evidence_fades_when_the_sides_share_no_characters():
+    a, b = _lexical_case(np.random.default_rng(3), alphabet_b="абвгдежзиклмнопрстуфхцчшщыэюя")
+    path = align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum), np.diff(b.cum), -0.1)
+    _, w, _, _ = align._lexical_evidence(a, b, path, align.AlignParams(), None)
+    assert w == 0.0
+    with_lex = align.align(a, b, align.AlignParams())
+    without = align.align(a, b, align.AlignParams(lexical=0))
+    assert [(bd.a, bd.b) for bd in with_lex] == [(bd.a, bd.b) for bd in without]
+
+
+def test_lexical_weight_follows_the_separation():
+    rng = np.random.default_rng(0)
+    et, ef = rng.normal(0.6, 0.1, 500), rng.normal(0.3, 0.1, 500)
+    # independent lexical evidence that separates as well as the embeddings, with the same spread: weight 1
+    lt, lf = rng.normal(0.4, 0.1, 500), rng.normal(0.1, 0.1, 500)
+    w, base = align.lexical_weight(et, ef, lt, lf)
+    assert abs(w - 1.0) < 0.25 and abs(base - lf.mean()) < 1e-9
+    # a noisier copy of the embeddings' own evidence adds little
+    assert align.lexical_weight(et, ef, et + rng.normal(0, 0.05, 500), ef + rng.normal(0, 0.05, 500))[0] < 0.3
+    # no separation (same distribution for pairs and decoys): no weight
+    noise = rng.normal(0.05, 0.02, 1000)
+    assert align.lexical_weight(et, ef, noise[:500], noise[500:])[0] == 0.0
+    # worse separation than the embeddings: less weight
+    assert 0 < align.lexical_weight(et, ef, rng.normal(0.4, 0.1, 500), rng.normal(0.3, 0.1, 500))[0] < 0.5
+
+
+def test_hashed_ngrams_are_stable_and_do_not_cross_texts():
+    one = align._hash_ngrams(["Tea, with milk!"])
+    two = align._hash_ngrams(["x", "tea with   MILK"])  # case, punctuation and spacing do not count
+    assert np.array_equal(one[0], two[1])
+    assert np.abs(one).sum() == len(" tea with milk ") - align.LEX_N + 1  # one count per n-gram
+    assert np.abs(two[0]).sum() == 1  # " x " alone: nothing of the next text
+    assert not np.shares_memory(one, two)
+    assert align._hash_ngrams([]).shape == (0, align.LEX_DIM)
+
+
+def test_lexical_work_grows_linearly(monkeypatch):
+    """The lexical cosines pass two computes (B windows scored) grow with n, not n * m."""
+    counted = []
+    real = align.Lexical.cosine
+
+    def counting(self, sa, da, sb, db):
+        counted[-1] += len(sb)
+        return real(self, sa, da, sb, db)
+
+    monkeypatch.setattr(align.Lexical, "cosine", counting)
+    monkeypatch.setattr(align, "FULL_CELLS", 1000)  # the banded first pass too, as on a long text
+    per_sentence = []
+    for n in (60, 240):
+        rng = np.random.default_rng(n)
+        a, b = _lexical_case(rng, n)
+        counted.append(0)
+        align.align(a, b, align.AlignParams())
+        per_sentence.append(counted[-1] / n)
+    assert per_sentence[0] > 0  # the evidence was used
+    assert per_sentence[1] < 1.5 * per_sentence[0]
+
+
+def test_lexical_cosine_of_any_window_size():
+    """Windows of the moves and the longer ones the absorb step can grow match a direct computation."""
+    rng = np.random.default_rng(5)
+    ta = [" ".join(_words(rng, 5)) for _ in range(12)]
+    tb = [" ".join(t.split()[:3] + _words(rng, 2)) for t in ta]
+    lex = align.Lexical(ta, tb)
+    for da, db in ((1, 1), (2, 3), (1, 6), (align.MAX_MOVE + 2, 1), (1, align.MAX_MOVE + 3)):
+        sb = np.arange(0, len(tb) - db + 1)
+        got = lex.cosine(1, da, sb, db)
+        va = lex.a[1 : 1 + da].sum(0)
+        want = [float(lex.b[j : j + db].sum(0) @ va) / (np.linalg.norm(lex.b[j : j + db].sum(0)) * np.linalg.norm(va))
+                for j in sb]
+        assert np.allclose(got, want, atol=1e-5)

@@ -62,3 +62,33 @@ def test_missing_word_tables_mean_no_evidence_not_a_crash(monkeypatch):
     finally:
         phrasing.unusual_wording.cache_clear()
         phrasing._english.cache_clear()
+
+
+def test_word_tables_kept_on_disk_give_the_same_evidence(tmp_path, monkeypatch, caplog):
+    """The indexed tables are kept in the cache folder; a kept copy, and a damaged one (rebuilt, said in a
+    warning), give exactly the evidence that reading the word files gives."""
+    monkeypatch.setenv("MT_COMPARATOR_CACHE", str(tmp_path))
+    fresh = fluency._Tables()
+    kept = list((tmp_path / "wordtables").glob("*.npz"))
+    assert len(kept) == 1
+    again = fluency._Tables()
+    pairs = [("of", "the"), ("the", "are"), ("armed", "groups"), ("groups", "armed"), ("red", "house")]
+    for x, y in pairs:
+        assert again.pmi(x, y) == fresh.pmi(x, y) is not None
+    assert again.known("because") and not again.known("monitered")
+    for damage in (b"not an npz at all", kept[0].read_bytes()[:5000]):
+        kept[0].write_bytes(damage)
+        with caplog.at_level("WARNING", logger="comparator.core.marks.fluency"):
+            healed = fluency._Tables()
+        assert "rebuilding" in caplog.text
+        caplog.clear()
+        assert [healed.pmi(x, y) for x, y in pairs] == [fresh.pmi(x, y) for x, y in pairs]
+        assert fluency._Tables().pmi("of", "the") == fresh.pmi("of", "the")  # and the rebuilt copy is good
+
+
+def test_word_tables_need_no_writable_cache(tmp_path, monkeypatch):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("MT_COMPARATOR_CACHE", str(blocker))
+    t = fluency._Tables()
+    assert t.pmi("the", "are") < -3 < 0 < t.pmi("of", "the")

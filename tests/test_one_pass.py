@@ -126,6 +126,8 @@ def test_a_rerun_from_the_store_gives_the_same_merged_cosines(tmp_path, model_en
     assert [p.cosine for p in two.pairs] == [p.cosine for p in one.pairs]
     assert [p.flag for p in two.pairs] == [p.flag for p in one.pairs]
     assert any(len(p.a) > 1 or len(p.b) > 1 for p in one.pairs)
+    # nothing needed the model, so its ONNX Runtime session (about half a second) was never built
+    assert first._session is not None and second._session is None
 
 
 def test_graph_variants_are_cached_under_their_own_name(tmp_path, monkeypatch):
@@ -191,3 +193,59 @@ def test_sentence_and_corpus_scores_from_one_extraction_are_sacrebleus(sample_te
     assert corpus["chrf"] == round(sacrebleu.corpus_chrf(hyps, [refs]).score, 4)
     assert corpus["bleu"] == round(sacrebleu.corpus_bleu(hyps, [refs]).score, 4)
     assert metrics.scores([], []) == ([], metrics.corpus_scores([], []))
+
+
+def _no_align(*args, **kwargs):
+    raise AssertionError("aligned again")
+
+
+def test_a_rerun_from_the_store_does_not_align_again(tmp_path, sample_texts, monkeypatch):
+    """The beads are kept in the store under a digest of the texts, the settings and the aligner's code: the
+    same run again reads them (and gives the same result); other settings or other text align anew."""
+    from comparator import compare
+    from comparator.core import align as align_mod
+    from comparator.core.embed.encoder import HashEncoder
+
+    a, b = sample_texts
+    db = str(tmp_path / "store.sqlite")
+    first = HashEncoder()
+    first.use_disk_cache(db)
+    one = compare(a, b, encoder=first)
+    first.close_disk_cache()
+    assert any(len(p.a) != 1 or len(p.b) != 1 for p in one.pairs)  # merged pairs and one-sided ones too
+
+    again = HashEncoder()
+    again.use_disk_cache(db)
+    with monkeypatch.context() as m:
+        m.setattr(align_mod, "align", _no_align)
+        two = compare(a, b, encoder=again)
+    assert two.to_dict()["pairs"] == one.to_dict()["pairs"]
+
+    calls = []
+    real = align_mod.align
+    monkeypatch.setattr(align_mod, "align", lambda *x, **k: calls.append(1) or real(*x, **k))
+    compare(a, b, encoder=again, align={"skip": -0.3})  # other settings
+    compare(a, b.replace("Thursday", "Friday", 1), encoder=again)  # other text
+    compare(a, b, encoder=HashEncoder())  # no store: nothing kept
+    assert len(calls) == 3
+
+
+def test_a_damaged_stored_alignment_is_not_trusted(tmp_path, sample_texts):
+    from comparator import compare
+    from comparator.core import pipeline
+    from comparator.core.embed.encoder import HashEncoder
+
+    a, b = sample_texts
+    enc = HashEncoder()
+    enc.use_disk_cache(str(tmp_path / "store.sqlite"))
+    one = compare(a, b, encoder=enc)
+    # every stored alignment of this store, made wrong in the ways a bad disk or an old format could
+    rows = enc.store._db.execute("SELECT k, v FROM pair").fetchall()
+    assert rows
+
+    for bad in ([3.0, 1.0], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0], list(np.frombuffer(rows[0][1])[:-2])):
+        enc.store._db.executemany("UPDATE pair SET v = ? WHERE k = ?",
+                                  [(np.asarray(bad, dtype=np.float64).tobytes(), k) for k, _ in rows])
+        enc.store._db.commit()
+        assert compare(a, b, encoder=enc).to_dict()["pairs"] == one.to_dict()["pairs"]
+    assert pipeline._decode_beads([2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.5, 0.0], 1, 0) is None  # a bead missing

@@ -6,7 +6,11 @@ refined in a band). Pass two searches a band around that path for every move up 
 1-6 and 6-1, scoring a move by the cosine of the merged windows times a length prior; the cosine is
 taken after part of the two texts' mean vector is removed from both windows (`AlignParams.center`),
 so that what every sentence of the texts shares (their topic, their style) does not make a short or
-generic sentence match its neighbours' translations almost as well as its own. A last step gives a
+generic sentence match its neighbours' translations almost as well as its own. When the caller gives
+the sentences' texts (`Windows.texts`), pass two adds lexical evidence to that cosine: the cosine of
+the windows' hashed, idf-weighted character n-gram counts, above what a near decoy gets, times a
+weight the two texts themselves support (`lexical_weight`; 0 when they share no script), the sum
+scaled back to the embeddings' range (`_lexical_evidence`). A last step gives a
 sentence the DP left unaligned to the pair beside it when it completes that pair (`_absorb`).
 Windows of up to MAX_WINDOW sentences come embedded by the caller; longer ones are the length-weighted
 mean of their sentences' vectors, computed on the fly from prefix sums. Time and memory grow with
@@ -14,6 +18,8 @@ n * band width, not n * m.
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +29,7 @@ MOVES_1TO1 = ((1, 1), (1, 0), (0, 1))
 MOVES = ((1, 1), (1, 0), (0, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1), (2, 3), (3, 2), (3, 3),
          (1, 4), (4, 1), (2, 4), (4, 2), (1, 5), (5, 1), (1, 6), (6, 1))
 MAX_WINDOW = 3  # windows up to this size are embedded as joined text by the caller
+MAX_MOVE = max(max(m) for m in MOVES)  # the most sentences of one side a move takes
 
 FULL_CELLS = 750_000  # above this, pass one runs coarse-to-fine (the full grid costs 8 bytes a cell)
 BAND_PASS1 = 16
@@ -39,6 +46,11 @@ class AlignParams:
     # compares them (0 = plain cosine; below 1, so a vector never cancels out)
     center: float = 0.5
     absorb: float = 0.0  # a sentence left unaligned joins the pair beside it when that raises its cosine by more
+    # weight of the lexical evidence (cosine of the windows' hashed character n-gram counts, idf-weighted)
+    # beside the embeddings' cosine in pass two, as a multiple of the weight the two texts themselves
+    # support (see `lexical_weight`: 0 when the n-grams do not tell a sentence's pair from its
+    # neighbours, e.g. two sides in different scripts); 0 turns the evidence off
+    lexical: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,10 @@ class Bead:
 class Windows:
     """Vectors of runs of consecutive sentences of one side, with lengths and paragraph boundaries."""
 
-    def __init__(self, vecs: dict[int, np.ndarray], lengths: np.ndarray, paragraphs: np.ndarray):
+    def __init__(self, vecs: dict[int, np.ndarray], lengths: np.ndarray, paragraphs: np.ndarray,
+                 texts: list[str] | None = None):
         self.vecs = vecs  # k -> (n - k + 1, d) normalised, for the sizes the caller embedded
+        self.texts = texts  # the sentences, for lexical evidence (None: embeddings only)
         self.n = len(lengths)
         self.cum = np.concatenate([[0], np.cumsum(lengths, dtype=np.float64)])
         para = np.asarray(paragraphs)
@@ -87,6 +101,126 @@ class Windows:
 
 def window_texts(sentences: list[str], k: int) -> list[str]:
     return [" ".join(sentences[i : i + k]) for i in range(len(sentences) - k + 1)]
+
+
+LEX_DIM = 512  # hashed buckets of the lexical vectors (4 bytes each a sentence)
+LEX_N = 3  # characters per n-gram
+_WORD = re.compile(r"\w+")
+
+
+def _hash_ngrams(texts: list[str], n: int = LEX_N, dim: int = LEX_DIM) -> np.ndarray:
+    """(len(texts), dim) counts of each text's character n-grams (case-folded, NFKC, words joined by one
+    space and padded with one), hashed into `dim` buckets with a random sign per n-gram so that
+    collisions cancel on average. One vectorised pass over all the texts' characters."""
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    if not texts:
+        return out
+    norm = [" " + " ".join(_WORD.findall(unicodedata.normalize("NFKC", t).casefold())) + " " for t in texts]
+    codes = np.frombuffer("\0".join(norm).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < n:
+        return out
+    sid = np.repeat(np.arange(len(texts)), [len(t) + 1 for t in norm])[: len(codes)]
+    valid = np.ones(len(codes) - n + 1, dtype=bool)
+    h = np.zeros(len(codes) - n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            c = codes[k : len(codes) - n + 1 + k]
+            valid &= c != 0  # no n-gram across two texts
+            h = (h ^ c) * np.uint64(0x100000001B3)  # FNV-1a over code points
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    h, first = h[valid], sid[: len(valid)][valid]
+    sign = np.where((h >> np.uint64(40)) & np.uint64(1), 1.0, -1.0)
+    bucket = (h % np.uint64(dim)).astype(np.int64)
+    step = 1024  # sentences a block: bincount's float64 counts stay small
+    for lo in range(0, len(texts), step):
+        hi = min(lo + step, len(texts))
+        s0, s1 = np.searchsorted(first, [lo, hi])
+        counts = np.bincount((first[s0:s1] - lo) * dim + bucket[s0:s1], weights=sign[s0:s1],
+                             minlength=(hi - lo) * dim)
+        out[lo:hi] = counts.reshape(hi - lo, dim)
+    return out
+
+
+class Lexical:
+    """Hashed, idf-weighted character n-gram vectors of both sides' sentences; a window's vector is the
+    sum of its sentences' (no window vectors stored: products and norms come from the sentences')"""
+
+    def __init__(self, texts_a: list[str], texts_b: list[str]):
+        xa, xb = _hash_ngrams(texts_a), _hash_ngrams(texts_b)
+        # idf over the sentences of both texts: n-grams every sentence has ("the", "ed ") weigh nothing
+        df = (xa != 0).sum(axis=0) + (xb != 0).sum(axis=0)
+        idf = np.log((len(xa) + len(xb) + 1) / (df + 1)).astype(np.float32)
+        xa *= idf
+        xb *= idf
+        self.a, self.b = xa, xb
+
+        # norms of every window of up to MAX_MOVE sentences, each side: n floats a size
+        self.norm_a, self.norm_b = self._norms(self.a), self._norms(self.b)
+
+    @staticmethod
+    def _norms(x: np.ndarray) -> dict[int, np.ndarray]:
+        out = {}
+        w = x
+        for k in range(1, MAX_MOVE + 1):
+            if not len(w):
+                break
+            out[k] = np.sqrt(np.einsum("ij,ij->i", w, w))
+            w = w[:-1] + x[k:]
+        return out
+
+    def cosine(self, sa: int, da: int, sb: np.ndarray, db: int) -> np.ndarray:
+        """Lexical cosine of A's window (sa, da) with B's windows (sb[k], db), sb ascending. A window's
+        vector is the sum of its sentences', so its product with A's window is the sum of its
+        sentences' products: one product per B sentence of the stretch, not per window and sentence."""
+        va = self.a[sa : sa + da].sum(axis=0)
+        lo, hi = int(sb[0]), int(sb[-1]) + db
+        y = np.concatenate([[0.0], np.cumsum(self.b[lo:hi] @ va, dtype=np.float64)])
+        dots = y[sb - lo + db] - y[sb - lo]
+        na = self.norm_a[da][sa] if da in self.norm_a else np.sqrt(va @ va)
+        if db in self.norm_b:
+            nb = self.norm_b[db][sb]
+        else:  # a pair the absorb step grew beyond the largest move
+            nb = np.array([np.linalg.norm(self.b[j : j + db].sum(axis=0)) for j in sb])
+        return dots / np.maximum(na * nb, 1e-9)
+
+    def pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Lexical cosine of single sentences a[i[k]], b[j[k]] (in blocks: no large gathered copy)."""
+        out = np.zeros(len(i), dtype=np.float64)
+        for lo in range(0, len(i), 1024):
+            va, vb = self.a[i[lo : lo + 1024]], self.b[j[lo : lo + 1024]]
+            num = np.einsum("ij,ij->i", va, vb)
+            den = np.sqrt(np.einsum("ij,ij->i", va, va) * np.einsum("ij,ij->i", vb, vb))
+            out[lo : lo + 1024] = num / np.maximum(den, 1e-9)
+        return out
+
+
+def lexical_weight(emb_true, emb_false, lex_true, lex_false) -> tuple[float, float]:
+    """How much the lexical cosine counts beside the embedding cosine, from the two texts themselves:
+    given similarities of likely pairs (pass one's 1-1 path) and of near decoys (the same sentences
+    against B sentences a little further along), Fisher's linear discriminant of the two features
+    (pooled covariance inverse times the difference of the means: two features that say the same thing
+    share the weight) gives the direction that best tells pairs from decoys; the lexical weight is its
+    lexical component over its embedding component, so it is in cosine units. It is 0 when the lexical
+    cosine does not separate pairs from decoys beyond chance (t below 3, e.g. two texts in different
+    scripts share no n-grams), full from t 6, and at most 2. Returns (weight, the decoys' mean lexical
+    cosine: what an unrelated pair gets, subtracted so that only lexical evidence above that moves a
+    score)."""
+    et, ef, lt, lf = (np.asarray(x, dtype=np.float64) for x in (emb_true, emb_false, lex_true, lex_false))
+    if min(len(et), len(ef)) < 8:
+        return 0.0, 0.0
+    base = float(lf.mean())
+    delta = np.array([et.mean() - ef.mean(), lt.mean() - lf.mean()])
+    cov = (np.cov(et, lt, bias=True) * len(et) + np.cov(ef, lf, bias=True) * len(ef)) / (len(et) + len(ef))
+    if delta[0] <= 0 or delta[1] <= 0 or cov[1, 1] <= 0 or np.linalg.det(cov) <= 1e-18:
+        return 0.0, base
+    t = delta[1] / np.sqrt(cov[1, 1] * (1 / len(lt) + 1 / len(lf)))
+    gate = float(np.clip((t - 3) / 3, 0.0, 1.0))
+    direction = np.linalg.solve(cov, delta)
+    if direction[0] <= 0 or direction[1] <= 0:
+        return 0.0, base
+    return float(min(direction[1] / direction[0] * gate, 2.0)), base
 
 
 def _centred_cosine(sim, pa, pb, mm):
@@ -253,6 +387,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         mm = float(mean @ mean)
         a_proj = {k: v @ mean for k, v in a_win.vecs.items()}
         b_proj = {k: v @ mean for k, v in b_win.vecs.items()}
+    lex, lex_w, lex_base, lex_norm = _lexical_evidence(a_win, b_win, path1, params, mean)
 
     def score(i, sb, da, db):
         # sb: first B sentence of each window; the move ends at row i
@@ -268,6 +403,8 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             pa = a_proj[da][sa] if da in a_proj else float(va @ mean)
             pb = b_proj[db][sbo] if db in b_proj else vb @ mean
             sim = _centred_cosine(sim, pa, pb, mm)
+        if lex_w:
+            sim = (sim + lex_w * (lex.cosine(sa, da, sbo, db) - lex_base)) * lex_norm
         val = sim * _length_prior(a_win.length(sa, da), b_win.length(sbo, db))
         merged = da + db - 2
         if merged:
@@ -290,10 +427,52 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             beads.append(Bead(a_idx, b_idx, sim, _confidence(a_win, b_win, i0, len(a_idx), j0, len(b_idx), sim)))
         else:
             beads.append(Bead(a_idx, b_idx, None))
-    return _absorb(beads, a_win, b_win, params)
+    return _absorb(beads, a_win, b_win, params, (lex, lex_w, lex_base, lex_norm) if lex_w else None)
 
 
-def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignParams) -> list[Bead]:
+DECOY_SHIFTS = (-3, -2, 2, 3)  # B sentences this far from a pass-one pair stand for the wrong candidates
+
+
+def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean):
+    """(Lexical, weight, base, norm) for pass two, or (None, 0, 0, 1) without texts, with params.lexical
+    0, or when the texts give the evidence no weight. A window pair's similarity becomes
+    (centred cosine + weight * (lexical cosine - base)) * norm.
+    The weight comes from the texts (`lexical_weight`): pass one's 1-1 pairs against the same A
+    sentences with B sentences DECOY_SHIFTS away, by the centred embedding cosine pass two uses and by
+    the lexical cosine. Linear: a few thousand sampled pairs at most."""
+    if not params.lexical or a_win.texts is None or b_win.texts is None:
+        return None, 0.0, 0.0, 1.0
+    lex = Lexical(a_win.texts, b_win.texts)
+    pi = np.array([i0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
+    pj = np.array([j0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
+    if len(pi) > 2000:  # an even sample is as good as all of them
+        keep = np.linspace(0, len(pi) - 1, 2000).astype(np.int64)
+        pi, pj = pi[keep], pj[keep]
+    fi = np.concatenate([pi for _ in DECOY_SHIFTS])
+    fj = np.concatenate([pj + s for s in DECOY_SHIFTS])
+    ok = (fj >= 0) & (fj < b_win.n)
+    fi, fj = fi[ok], fj[ok]
+    a1, b1 = a_win.vecs[1], b_win.vecs[1]
+
+    def emb(i, j):
+        sim = np.einsum("ij,ij->i", a1[i], b1[j])
+        if mean is None:
+            return sim
+        return _centred_cosine(sim, a1[i] @ mean, b1[j] @ mean, float(mean @ mean))
+
+    et, ef, lt, lf = emb(pi, pj), emb(fi, fj), lex.pairs(pi, pj), lex.pairs(fi, fj)
+    w, base = lexical_weight(et, ef, lt, lf)
+    w *= params.lexical
+    if not w:
+        return None, 0.0, 0.0, 1.0
+    # the sum is brought back to the embeddings' scale: the lexical term counts as w * (its separation
+    # over the embeddings') cosines' worth, so a pair scores about what its cosine alone would, and the
+    # trade-off with skips and with the number of beads a stretch is cut into stays the embeddings'
+    ratio = float((lt.mean() - lf.mean()) / (et.mean() - ef.mean()))
+    return lex, w, base, 1.0 / (1.0 + w * ratio)
+
+
+def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignParams, lexical=None) -> list[Bead]:
     """Give sentences left unaligned to the pair beside them when they belong to it.
 
     The DP scores a merge by cosine times a length prior and caps merges at MOVES, so a sentence that
@@ -319,7 +498,7 @@ def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignPara
         run = beads[k:run_end]
         left = out.pop() if out and out[-1].a and out[-1].b else None
         right = beads[run_end] if run_end < n else None
-        new_left, rest, new_right = _absorb_run(left, run, right, a_win, b_win, params)
+        new_left, rest, new_right = _absorb_run(left, run, right, a_win, b_win, params, lexical)
         if new_left is not None:
             out.append(new_left)
         out.extend(rest)
@@ -329,12 +508,16 @@ def _absorb(beads: list[Bead], a_win: Windows, b_win: Windows, params: AlignPara
     return out
 
 
-def _bead_value(a_win: Windows, b_win: Windows, a0: int, da: int, b0: int, db: int, params: AlignParams) -> float:
+def _bead_value(a_win: Windows, b_win: Windows, a0: int, da: int, b0: int, db: int, params: AlignParams,
+                lexical=None) -> float:
     sim = float(b_win.window(db, b0) @ a_win.window(da, a0))
+    if lexical is not None:  # (Lexical, weight, base), as in pass two
+        lex, w, base, norm = lexical
+        sim = (sim + w * (float(lex.cosine(a0, da, np.array([b0]), db)[0]) - base)) * norm
     return sim - params.paragraph_penalty * float(a_win.crosses(a0, da) + b_win.crosses(b0, db))
 
 
-def _absorb_run(left, run, right, a_win, b_win, params):
+def _absorb_run(left, run, right, a_win, b_win, params, lexical=None):
     """One run of one-sided beads between pairs `left` and `right` (either may be None): returns the
     two pairs, grown, and the beads of the run that stay one-sided."""
     # the run's sentences of each side are contiguous; [lo, hi) is what is still unaligned
@@ -346,7 +529,7 @@ def _absorb_run(left, run, right, a_win, b_win, params):
         ends["L"] = [left.a[0], len(left.a), left.b[0], len(left.b)]
     if right is not None:
         ends["R"] = [right.a[0], len(right.a), right.b[0], len(right.b)]
-    value = {e: _bead_value(a_win, b_win, *g, params) for e, g in ends.items()}
+    value = {e: _bead_value(a_win, b_win, *g, params, lexical) for e, g in ends.items()}
     changed = set()
     while True:
         best = None
@@ -358,7 +541,7 @@ def _absorb_run(left, run, right, a_win, b_win, params):
                     g = [a0, da + 1, b0, db] if side == "a" else [a0, da, b0, db + 1]
                 else:
                     g = [a0 - 1, da + 1, b0, db] if side == "a" else [a0, da, b0 - 1, db + 1]
-                v = _bead_value(a_win, b_win, *g, params)
+                v = _bead_value(a_win, b_win, *g, params, lexical)
                 if v - value[e] > params.absorb and (best is None or v - value[e] > best[0]):
                     best = (v - value[e], e, side, g, v)
         if best is None:

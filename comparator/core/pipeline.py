@@ -1,6 +1,9 @@
 """The comparison engine: read -> segment -> embed -> align -> score -> flag, into one Comparison."""
 from __future__ import annotations
 
+import hashlib
+import logging
+import time
 from contextlib import contextmanager
 from typing import Callable
 
@@ -15,6 +18,8 @@ from comparator.core.errors import InputError
 from comparator.core.result import Comparison, Pair
 from comparator.core.segment import Unit, aligned_lines, segment
 from comparator.core.settings import WINDOW_MODES, Settings  # noqa: F401  (WINDOW_MODES: re-exported)
+
+log = logging.getLogger("comparator.core.pipeline")
 
 # progress(stage, done, total)
 ProgressFn = Callable[[str, int, int], None]
@@ -185,10 +190,106 @@ def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress
         if embed[k]:
             mean[embed[k]] = encoder.encode([wins[n] for n in embed[k]])
         vecs[k] = mean.astype(np.float32)
-    return align.Windows(vecs, lengths, np.asarray(paragraphs))
+    return align.Windows(vecs, lengths, np.asarray(paragraphs), texts)
 
 
 def _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens=None) -> list[align.Bead]:
+    """The beads of the two texts, furniture put back. With an on-disk store (scripted runs, the
+    dashboard) the beads are kept there too, under a digest of everything they depend on, so that a re-run
+    of the same texts and settings does not align again (see `_alignment_key`)."""
+    store = getattr(enc, "store", None)
+    key = _alignment_key(enc, params, windows, units_a, units_b) if store is not None else None
+    if key is not None:
+        try:
+            kept = store.get_pairs([key]).get(key)
+        except Exception as exc:  # the store's own failures are the encoder's to report; align anew
+            log.debug("stored alignment unreadable: %s", exc)
+            kept = None
+        beads = _decode_beads(kept, len(units_a), len(units_b)) if kept is not None else None
+        if beads is not None:
+            progress("align", 1, 1)
+            return beads
+    beads = _align_fresh(units_a, units_b, enc, params, progress, windows, unit_tokens)
+    if key is not None:
+        try:
+            store.put_pairs({key: _encode_beads(beads)})
+        except Exception as exc:  # a full or read-only disk: the next run aligns again
+            log.debug("alignment not stored: %s", exc)
+    return beads
+
+
+_ALIGN_KEY = "alignment/1:"
+_SOURCE_DIGEST: str | None = None
+
+
+def _source_digest() -> str:
+    """A digest of the code that turns vectors into beads: a changed aligner never reads older beads."""
+    global _SOURCE_DIGEST
+    if _SOURCE_DIGEST is None:
+        h = hashlib.sha256()
+        for path in (align.__file__, __file__):
+            try:
+                with open(path, "rb") as fh:
+                    h.update(fh.read())
+            except OSError:
+                h.update(f"unreadable:{path}:{time.time()}".encode())  # never matches: no reuse
+        _SOURCE_DIGEST = h.hexdigest()[:32]
+    return _SOURCE_DIGEST
+
+
+def _alignment_key(enc, params, windows, units_a, units_b) -> str:
+    h = hashlib.sha256()
+    for part in (_source_digest(), getattr(enc, "cache_key", type(enc).__name__), repr(params), repr(windows)):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    for units in (units_a, units_b):
+        h.update(str(len(units)).encode())
+        for u in units:
+            h.update(f"\x01{u.paragraph}\x02{int(bool(u.furniture))}\x03".encode())
+            h.update(u.text.encode("utf-8", "surrogatepass"))
+        h.update(b"\x04")
+    return _ALIGN_KEY + h.hexdigest()
+
+
+def _encode_beads(beads) -> tuple[float, ...]:
+    """Beads as one row of numbers (the store keeps float tuples): per bead the counts on each side, whether
+    it has a similarity and a confidence, the indices, then the two values (0 when absent)."""
+    out: list[float] = [float(len(beads))]
+    for bd in beads:
+        sim, conf = bd.similarity, bd.confidence
+        out += [len(bd.a), len(bd.b), sim is not None, conf is not None, *bd.a, *bd.b,
+                0.0 if sim is None else float(sim), 0.0 if conf is None else float(conf)]
+    return tuple(float(x) for x in out)
+
+
+def _decode_beads(values, n_a: int, n_b: int) -> list[align.Bead] | None:
+    """The beads `_encode_beads` wrote, or None when the numbers are not a whole alignment of these texts
+    (every sentence of each side in exactly one bead, in order): then the texts are aligned anew."""
+    try:
+        vals = [float(v) for v in values]
+        count, pos, beads = int(vals[0]), 1, []
+        seen_a: list[int] = []
+        seen_b: list[int] = []
+        for _ in range(count):
+            na, nb, has_sim, has_conf = (int(v) for v in vals[pos : pos + 4])
+            pos += 4
+            a = tuple(int(v) for v in vals[pos : pos + na])
+            b = tuple(int(v) for v in vals[pos + na : pos + na + nb])
+            sim, conf = vals[pos + na + nb], vals[pos + na + nb + 1]
+            pos += na + nb + 2
+            if len(a) != na or len(b) != nb or not (a or b):
+                return None
+            seen_a += a
+            seen_b += b
+            beads.append(align.Bead(a, b, sim if has_sim else None, conf if has_conf else None))
+    except (ValueError, IndexError, TypeError, OverflowError):
+        return None
+    if pos != len(vals) or sorted(seen_a) != list(range(n_a)) or sorted(seen_b) != list(range(n_b)):
+        return None
+    return beads
+
+
+def _align_fresh(units_a, units_b, enc, params, progress, windows, unit_tokens=None) -> list[align.Bead]:
     content_a = [i for i, u in enumerate(units_a) if not u.furniture]
     content_b = [i for i, u in enumerate(units_b) if not u.furniture]
     if content_a and content_b:

@@ -21,17 +21,22 @@ names, whose counts there are unreliable), and only when the reference reads as 
 words of other languages written in Latin script ("of", "in", "is", "was", "a" are left out: Dutch,
 German or the Romance languages use them too). Text in another language thus gets no evidence at all,
 rather than false evidence: the web's vocabulary knows most common French or German words, so "is the
-word known" cannot tell. Loading the tables takes about half a second, once per process; they keep 10 MB.
+word known" cannot tell. Reading the tables takes about half a second the first time; the indexed arrays are then kept in the
+cache folder and load in milliseconds. They keep 10 MB.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
 import re
 import threading
 from importlib import resources
 
 import numpy as np
+
+from comparator.core.errors import first_line
 
 log = logging.getLogger("comparator.core.marks.fluency")
 
@@ -42,10 +47,27 @@ MIN_ENGLISH = 0.05  # share of the reference's words among ENGLISH_MARKERS (Engl
 _WORD = re.compile(r"[a-z]+")
 
 
+def _key_hash(key: str) -> int:
+    """A 64-bit hash of a table key that is the same in every process (Python's hash() of a str is not),
+    so the indexed tables can be kept on disk."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
 class _Tables:
-    """Counts as sorted hash arrays (a few MB instead of ~100 MB of Python dicts)."""
+    """Counts as sorted hash arrays (a few MB instead of ~100 MB of Python dicts).
+
+    Reading the two text files takes about 0.6 s of CPU; the indexed arrays are kept in the cache folder
+    (`wordtables/`, keyed by the files' size and time), so later runs load them in a few milliseconds.
+    A cached file that cannot be read or does not fit is rebuilt, never trusted."""
+
+    _ARRAYS = ("uni_h", "uni_logp", "bi_h", "bi_logp", "scalars")
 
     def __init__(self) -> None:
+        if not self._load():
+            self._build()
+            self._save()
+
+    def _build(self) -> None:
         uni_keys, uni_counts = self._read("unigrams.txt")
         bi_keys, bi_counts = self._read("bigrams.txt")
         self.n_uni = float(uni_counts.sum())
@@ -54,6 +76,59 @@ class _Tables:
         self.uni_h, self.uni_logp = self._index(uni_keys, np.log(uni_counts / self.n_uni))
         self.bi_h, self.bi_logp = self._index(bi_keys, np.log(bi_counts / self.n_bi))
         self.floor_logp = math.log(self.floor / self.n_bi)
+
+    @staticmethod
+    def _cache_path() -> str | None:
+        try:
+            from comparator.core.embed.encoder import cache_dir
+
+            stamp = []
+            for name in ("unigrams.txt", "bigrams.txt"):
+                st = os.stat(str(resources.files("wordsegment").joinpath(name)))
+                stamp.append(f"{st.st_size}-{st.st_mtime_ns}")
+            return os.path.join(cache_dir(), "wordtables", f"v1-{'-'.join(stamp)}.npz")
+        except (OSError, TypeError, ImportError):  # no package, or its data is not plain files: build each time
+            return None
+
+    def _load(self) -> bool:
+        path = self._cache_path()
+        if path is None or not os.path.isfile(path):
+            return False
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: np.asarray(z[k]) for k in self._ARRAYS}
+        except Exception as exc:  # damaged, truncated, not an npz: rebuild it
+            log.warning("word tables cache %s unreadable (%s); rebuilding it", path, first_line(exc, limit=80))
+            return False
+        uni_h, uni_logp, bi_h, bi_logp, scalars = (arrays[k] for k in self._ARRAYS)
+        ok = (uni_h.dtype == np.int64 and bi_h.dtype == np.int64 and uni_h.shape == uni_logp.shape
+              and bi_h.shape == bi_logp.shape and uni_h.ndim == 1 and bi_h.ndim == 1 and len(uni_h) > 0
+              and len(bi_h) > 0 and scalars.shape == (4,) and bool(np.all(uni_h[1:] >= uni_h[:-1]))
+              and bool(np.all(bi_h[1:] >= bi_h[:-1])) and bool(np.isfinite(scalars).all()))
+        if not ok:
+            log.warning("word tables cache %s does not fit; rebuilding it", path)
+            return False
+        self.uni_h, self.uni_logp, self.bi_h, self.bi_logp = uni_h, uni_logp.astype(np.float64), bi_h, \
+            bi_logp.astype(np.float64)
+        self.n_uni, self.n_bi, self.floor, self.floor_logp = (float(x) for x in scalars)
+        return True
+
+    def _save(self) -> None:
+        path = self._cache_path()
+        if path is None:
+            return
+        tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}.npz"
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            np.savez(tmp, uni_h=self.uni_h, uni_logp=self.uni_logp, bi_h=self.bi_h, bi_logp=self.bi_logp,
+                     scalars=np.array([self.n_uni, self.n_bi, self.floor, self.floor_logp]))
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only or full cache folder: the tables are read again next time
+            log.info("word tables not cached: %s", exc)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
     @staticmethod
     def _read(name: str) -> tuple[list[str], np.ndarray]:
@@ -68,13 +143,13 @@ class _Tables:
 
     @staticmethod
     def _index(keys: list[str], values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h = np.fromiter((hash(k) for k in keys), dtype=np.int64, count=len(keys))
-        order = np.argsort(h)
+        h = np.fromiter((_key_hash(k) for k in keys), dtype=np.int64, count=len(keys))
+        order = np.argsort(h, kind="stable")
         return h[order], values[order]
 
     @staticmethod
     def _find(table: np.ndarray, values: np.ndarray, key: str) -> float | None:
-        h = hash(key)
+        h = _key_hash(key)
         i = int(np.searchsorted(table, h))
         return float(values[i]) if i < len(table) and table[i] == h else None
 
