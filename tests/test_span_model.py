@@ -134,3 +134,15 @@ def test_engine_spans_carry_p_and_old_files_still_open():
         p["b_spans"] = [sp[:3] for sp in p["b_spans"]]
     loaded = Comparison.from_dict(old)
     assert all(len(sp) == 3 for p in loaded.pairs for sp in p.b_spans) and loaded.pairs[0].severity is None
+
+
+def test_word_evidence_agrees_with_fluency():
+    from comparator.core.marks import fluency
+
+    toks = phrasing.tokens("the cat sat on the mat")
+    logp, pmi = model._side_tables(toks, english=True)
+    if fluency.tables() is None:
+        pytest.skip("no word tables")
+    assert all(x is not None for x in logp)
+    for (_, _, x), (_, _, y), got in zip(toks, toks[1:], pmi):
+        assert got == pytest.approx(fluency.pmi(x, y))

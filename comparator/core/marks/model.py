@@ -56,13 +56,14 @@ def _side_tables(toks, english: bool):
         return logp, pmi
     keys = [k for _, _, k in toks]
     word = np.fromiter((fluency.is_word(k) for k in keys), dtype=bool, count=n)
-    h = np.fromiter((hash(k) for k in keys), dtype=np.int64, count=n)
+    h = np.fromiter((fluency._key_hash(k) for k in keys), dtype=np.int64, count=n)
     i = np.minimum(np.searchsorted(t.uni_h, h), len(t.uni_h) - 1)
     hit = (t.uni_h[i] == h) & word
     lp = np.where(hit, t.uni_logp[i], np.nan)
     logp = [None if v != v else float(v) for v in lp]
     if n > 1:
-        hb = np.fromiter((hash(f"{x} {y}") for x, y in zip(keys, keys[1:])), dtype=np.int64, count=n - 1)
+        hb = np.fromiter((fluency._key_hash(f"{x} {y}") for x, y in zip(keys, keys[1:])), dtype=np.int64,
+                         count=n - 1)
         j = np.minimum(np.searchsorted(t.bi_h, hb), len(t.bi_h) - 1)
         bi = np.where(t.bi_h[j] == hb, t.bi_logp[j], t.floor_logp)
         v = bi - lp[:-1] - lp[1:]
@@ -180,6 +181,16 @@ class SpanModel:
         x = np.asarray(x, dtype=np.float32).astype(np.float64).reshape(-1, len(FEATURES))
         if not len(x):
             return np.zeros(0)
+        if len(x) * len(self.feature) <= 100_000:  # a few pairs: all trees at once
+            cols = np.arange(len(self.feature))[None, :]
+            rows2 = np.arange(len(x))[:, None]
+            node = np.zeros((len(x), len(self.feature)), dtype=np.int64)
+            for _ in range(self.depth):
+                f = self.feature[cols, node]
+                go_left = x[rows2, np.maximum(f, 0)] <= self.threshold[cols, node]
+                node = np.where(go_left, self.left[cols, node], self.right[cols, node])
+            raw = self.init + self.value[cols, node].sum(axis=1)
+            return 1.0 / (1.0 + np.exp(-raw)) if self.rate == 1.0 else self._scaled(raw)
         raw = np.full(len(x), self.init)
         rows = np.arange(len(x))
         # tree by tree over all rows at once: a few small array operations per level of each tree
