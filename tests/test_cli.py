@@ -31,8 +31,8 @@ def test_json_contract(sample_json):
         if not p["a"] or not p["b"]:
             assert p["cosine"] is None and p["bleu"] is None and p["chrf"] is None
         for side in ("a", "b"):
-            for s, e, kind in p[f"{side}_spans"]:
-                assert 0 <= s < e <= len(p[f"{side}_text"]) and isinstance(kind, str)
+            for s, e, kind, prob in p[f"{side}_spans"]:
+                assert 0 <= s < e <= len(p[f"{side}_text"]) and isinstance(kind, str) and 0.0 <= prob <= 1.0
 
 
 def test_formats_and_output_file(tmp_path, sample_json):
@@ -139,3 +139,15 @@ def test_output_path_naming_an_input_is_refused(tmp_path, which):
         assert r.returncode == 2, (cmd, r.stderr)
         assert r.stderr.count("\n") == 1 and "input" in r.stderr and "Traceback" not in r.stderr
         assert (a.read_bytes(), b.read_bytes()) == before
+
+
+def test_missing_span_model_is_one_line(tmp_path):
+    gone = tmp_path / "no-such-span-model.json"
+    r = run_cli("score", A, B, "--model", "hash", env={"COMPARATOR_SPAN_MODEL": str(gone)})
+    _one_line_error(r)
+    assert str(gone) in r.stderr and "span model" in r.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    r = run_cli("score", A, B, "--model", "hash", env={"COMPARATOR_SPAN_MODEL": str(bad)})
+    _one_line_error(r)
+    assert str(bad) in r.stderr

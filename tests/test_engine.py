@@ -17,7 +17,8 @@ def _assert_complete(result: Comparison):
         assert p.a_text == " ".join(result.a_sentences[i] for i in p.a)
         assert p.b_text == " ".join(result.b_sentences[j] for j in p.b)
         for text, spans in ((p.a_text, p.a_spans), (p.b_text, p.b_spans)):
-            for s, e, kind in spans:
+            for s, e, kind, prob in spans:
+                assert 0.0 <= prob <= 1.0
                 assert 0 <= s < e <= len(text) and kind in SPAN_KINDS
 
 
@@ -63,12 +64,12 @@ def test_sample_scores(sample_result):
 def test_sample_spans_mark_the_breakage(sample_result):
     r = sample_result
     p = _pair_of(r, "He told reporters", "He told the reporters.")
-    marked = [p.b_text[s:e] for s, e, k in p.b_spans if k == "boundary"]
+    marked = [p.b_text[s:e] for s, e, k, _ in p.b_spans if k == "boundary"]
     assert any("reporters. that" in m or ". that" in m for m in marked)
     p = _pair_of(r, "thrice", "") if False else _pair_of(r, "2,500 feet", "2,050 feet")
-    assert any(k == "number" and p.b_text[s:e] == "2,050" for s, e, k in p.b_spans)
+    assert any(k == "number" and p.b_text[s:e] == "2,050" for s, e, k, _ in p.b_spans)
     p = _pair_of(r, "without asking", "without to ask")
-    assert any(k == "punctuation" for s, e, k in p.b_spans)
+    assert any(k == "punctuation" for s, e, k, _ in p.b_spans)
 
 
 def test_identical_texts_are_all_one_to_one(sample_texts, model_encoder):

@@ -1,5 +1,6 @@
 """Each sentence through the model once: merged pairs read their sentences' vectors and token vectors; the
 ONNX graph variants are cached apart; sentence and corpus BLEU/chrF from one extraction are sacrebleu's."""
+import json
 import os
 
 import numpy as np
@@ -249,3 +250,43 @@ def test_a_damaged_stored_alignment_is_not_trusted(tmp_path, sample_texts):
         enc.store._db.commit()
         assert compare(a, b, encoder=enc).to_dict()["pairs"] == one.to_dict()["pairs"]
     assert pipeline._decode_beads([2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.5, 0.0], 1, 0) is None  # a bead missing
+
+
+def test_a_rerun_from_the_store_scores_no_pair_again(tmp_path, sample_texts, model_encoder, monkeypatch):
+    """What a pair's scoring gave (BLEU, chrF, TER, spans with p, flag, severity) and the corpus scores are
+    kept in the store: the same run again gives the same result without scoring a pair; a changed pair is
+    scored again, the others are read."""
+    from comparator import compare
+    from comparator.core import metrics as metrics_mod
+    from comparator.core.embed.encoder import OnnxEncoder, default_model_path
+    from comparator.core.marks import phrasing
+
+    if model_encoder.backend != "onnx":
+        pytest.skip("the ONNX encoder's store")
+    a, b = sample_texts
+    db = str(tmp_path / "store.sqlite")
+    first = OnnxEncoder("all-MiniLM-L6-v2", default_model_path())
+    first.use_disk_cache(db)
+    one = compare(a, b, encoder=first, ter=True)
+    first.close_disk_cache()
+    assert any(len(sp) == 4 for p in one.pairs for sp in p.b_spans)  # spans with p
+
+    second = OnnxEncoder("all-MiniLM-L6-v2", default_model_path())
+    second.use_disk_cache(db)
+    with monkeypatch.context() as m:
+        m.setattr(phrasing, "spans", lambda *x: (_ for _ in ()).throw(AssertionError("scored again")))
+        m.setattr(metrics_mod, "scores", lambda *x: (_ for _ in ()).throw(AssertionError("sacrebleu again")))
+        two = compare(a, b, encoder=second, ter=True)
+    assert json.dumps(two.to_dict()["pairs"]) == json.dumps(one.to_dict()["pairs"])
+    assert two.corpus == one.corpus
+
+    seen = []
+    real = phrasing.spans
+    monkeypatch.setattr(phrasing, "spans", lambda x, y: seen.append((x, y)) or real(x, y))
+    changed = b.replace("Thursday", "Friday", 1)
+    assert changed != b
+    three = compare(a, changed, encoder=second, ter=True)
+    assert 1 <= len(seen) <= 2 and any("Friday" in y for _, y in seen)
+    fresh = compare(a, changed, encoder=OnnxEncoder("all-MiniLM-L6-v2", default_model_path()), ter=True)
+    assert json.dumps(three.to_dict()["pairs"]) == json.dumps(fresh.to_dict()["pairs"])
+    assert three.corpus == fresh.corpus

@@ -63,9 +63,10 @@ def test_marks_are_drawn_strongly_and_changes_faintly_with_p_in_the_title():
 
 def test_the_threshold_is_the_shared_one_and_a_change_never_reads_as_a_mark():
     at = highlight_html("abc", [[0, 1, "number", MARK_THRESHOLD]])
-    below = highlight_html("abc", [[0, 1, "number", 0.4999]])
+    below = highlight_html("abc", [[0, 1, "number", MARK_THRESHOLD - 0.0001]])
     assert "<mark" in at and "<mark" not in below
-    assert "error probability 0.49" in below  # cut, not rounded up to 0.50
+    shown = f"{MARK_THRESHOLD - 0.01:.2f}"
+    assert f"error probability {shown}" in below  # cut, not rounded up to the threshold
 
 
 def test_three_element_spans_are_changes_without_p():

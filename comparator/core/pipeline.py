@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from contextlib import contextmanager
 from typing import Callable
@@ -117,6 +118,7 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
     cos = [p.cosine for p in scored if p.cosine is not None]
     corpus["mean_cosine"] = round(float(np.mean(cos)), 4) if cos else None
     corpus["pairs_scored"] = len(scored)
+    notes = notes + phrasing.evidence_notes([p.a_text for p in scored])
     recorded = {
         "mode": mode,
         "model": model_name,
@@ -366,7 +368,7 @@ TOKEN_CHUNK = 256  # pairs whose missing token vectors are computed and held at 
 # token vectors kept from the sentence pass (float16, about 25 KB a sentence): about 12,000 sentences' worth;
 # sentences beyond it get theirs from a second pass, in chunks of pairs
 UNIT_TOKEN_BYTES = 300_000_000
-_TOKEN_KEY = "token_match/3:"  # bump when phrasing.token_match or its token vectors change: stored values are keyed by it
+_TOKEN_KEY = "token_match/4:"  # bump when phrasing.token_evidence or its token vectors change: stored values are keyed by it
 
 
 @contextmanager
@@ -386,7 +388,7 @@ def _collecting_tokens(enc, unit_tokens, units_a, units_b):
 
 
 def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit_tokens=None) -> dict[str, tuple]:
-    """What the contextual token vectors of each two-sided pair say (phrasing.token_match), keyed by
+    """What the contextual token vectors of each two-sided pair say (phrasing.token_evidence), keyed by
     `_token_key`. A pair's token vectors are its sentences' own, as the sentence pass kept them, joined in
     order for a merged pair (join_tokens); sentences without (beyond the budget, or another encoder) get
     a second pass over their text as written, in chunks of pairs so that the vectors of a long text are
@@ -418,7 +420,7 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
 
             for k in chunk:
                 p = pair_of[k]
-                tm = phrasing.token_match(p.a_text, p.b_text, (side(p.a, units_a), side(p.b, units_b)))
+                tm = phrasing.token_evidence(p.a_text, p.b_text, (side(p.a, units_a), side(p.b, units_b)))
                 if tm is not None:
                     out[k] = tuple(float(x) for x in tm)
             progress("tokens", min(start + TOKEN_CHUNK, len(rest)), len(rest))
@@ -475,40 +477,198 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
         vec = dict(zip(texts, emb))
     if merged:
         vec.update(_merged_vectors(enc, merged))
-    tokens = _token_scores(pairs, enc, progress, units_a, units_b, unit_tokens) if token_flag else {}
+    for p in pairs:
+        if p.a and p.b and not p.furniture:
+            na, nb = _norm(p.a_text), _norm(p.b_text)
+            if na in vec and nb in vec:
+                p.cosine = round(float(np.clip(vec[na] @ vec[nb], -1.0, 1.0)), 4)
+    scored = [p for p in pairs if p.a and p.b and not p.furniture]
+    live = [p for p in pairs if not p.furniture]
+    # with an on-disk store, what a pair's scoring gave (scores, spans, flag) is kept under a digest of its
+    # texts, the settings and the scoring code: a re-run scores only the pairs it has not seen
+    store = getattr(enc, "store", None)
+    # (not across languages: what is computed there depends on the languages too, not only on the texts)
+    keys = _result_keys(enc, live, ter, token_flag) if store is not None and not cross else {}
+    kept = _stored_results(store, keys)
+    corpus_key = _corpus_key(keys, scored, ter) if keys else None
+    corpus = _stored_corpus(store, corpus_key, ter) if corpus_key and all(id(p) in kept for p in scored) else None
+    todo = [p for p in live if id(p) not in kept]
+    tokens = _token_scores(todo, enc, progress, units_a, units_b, unit_tokens) if token_flag and todo else {}
     if unit_tokens:
         unit_tokens.clear()
-    scored = [p for p in pairs if p.a and p.b and not p.furniture]
     if cross:  # BLEU, chrF and TER compare words and characters of one language: null, with the reason
         _, corpus = metrics.scores([], [], ter)
         for name in metrics.wanted(ter):
             corpus[f"{name}_reason"] = CROSS_REASON
         sentence_of = {id(p): metrics.SentenceScores(None, None, None) for p in scored}
-    else:
+    elif corpus is None or any(id(p) not in kept for p in scored):
         # sentence and corpus BLEU/chrF from one pass of sacrebleu over the pairs
-        sentence, corpus = metrics.scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored], ter)
+        sentence, corpus = metrics.scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored],
+                                          ter)
         sentence_of = {id(p): s for p, s in zip(scored, sentence)}
-    total = len(pairs)
-    for n, p in enumerate(pairs):
-        if p.furniture:
-            p.flag = 0.0
-            continue
+    else:
+        sentence_of = {}
+    total = len(todo)
+    for n, p in enumerate(todo):
         if p.a and p.b:
-            na, nb = _norm(p.a_text), _norm(p.b_text)
-            if na in vec and nb in vec:
-                p.cosine = round(float(np.clip(vec[na] @ vec[nb], -1.0, 1.0)), 4)
             s = sentence_of[id(p)]
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
         if cross:
             p.a_spans, p.b_spans = phrasing.cross_spans(p.a_text, p.b_text, lang.same_script)
         else:
             p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
-        ts = tokens.get(_token_key(p))
-        p.flag = phrasing.flag(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, cosine=p.cosine, token_scores=ts,
-                               cross=cross)
         if n % 200 == 0 or n == total - 1:
             progress("score", n + 1, total)
+    # every span's error probability and every pair's flag, the span model run once over all of them
+    for p, (sa, sb, f, sev) in zip(todo, phrasing.score_pairs(
+            [(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, p.cosine, tokens.get(_token_key(p))) for p in todo])):
+        p.a_spans, p.b_spans, p.flag, p.severity = sa, sb, f, sev
+    for p in live:
+        if id(p) in kept:
+            p.bleu, p.chrf, p.ter, p.flag, p.severity, p.a_spans, p.b_spans = kept[id(p)]
+    for p in pairs:
+        if p.furniture:
+            p.flag = 0.0
+    if keys:
+        _store_results(store, {keys[id(p)]: p for p in todo if id(p) in keys},
+                       {corpus_key: corpus} if corpus_key else {}, ter)
+    if not todo:
+        progress("score", 1, 1)
     return pairs, corpus
+
+
+_RESULT_KEY = "pair_result/1:"
+_CORPUS_KEY = "corpus_result/1:"
+_SCORING_DIGEST: str | None = None
+
+
+def _scoring_digest() -> str:
+    """A digest of the code and data that turn a pair's texts and vectors into its scores, spans and flag:
+    stored results of other code are never read."""
+    global _SCORING_DIGEST
+    if _SCORING_DIGEST is None:
+        import importlib.resources as resources
+
+        from comparator.core.marks import fluency, model as span_model_mod
+
+        h = hashlib.sha256()
+        paths = [__file__, metrics.__file__, phrasing.__file__, fluency.__file__, span_model_mod.__file__]
+        try:
+            paths.append(str(resources.files("comparator.core.marks").joinpath("span_model.json")))
+        except (TypeError, ModuleNotFoundError):
+            pass
+        model_file = os.environ.get("COMPARATOR_SPAN_MODEL")
+        if model_file:
+            paths.append(model_file)
+        for path in paths:
+            try:
+                with open(path, "rb") as fh:
+                    h.update(fh.read())
+            except OSError:
+                h.update(f"unreadable:{path}:{time.time()}".encode())  # never matches: no reuse
+        import sacrebleu
+
+        h.update(f"sacrebleu {sacrebleu.__version__}".encode())
+        _SCORING_DIGEST = h.hexdigest()[:32]
+    return _SCORING_DIGEST
+
+
+def _result_keys(enc, live, ter, token_flag) -> dict[int, str]:
+    head = f"{_RESULT_KEY}{_scoring_digest()}:{getattr(enc, 'cache_key', '')}:{int(bool(ter))}{int(bool(token_flag))}:"
+    return {id(p): f"{head}{len(p.a_text)}:{p.a_text}\0{p.b_text}" for p in live}
+
+
+def _corpus_key(keys, scored, ter) -> str:
+    h = hashlib.sha256()
+    for p in scored:
+        h.update(keys[id(p)].encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return f"{_CORPUS_KEY}{_scoring_digest()}:{int(bool(ter))}:{h.hexdigest()}"
+
+
+def _stored_results(store, keys: dict[int, str]) -> dict[int, tuple]:
+    if not keys:
+        return {}
+    try:
+        found = store.get_pairs(list(keys.values()))
+    except Exception as exc:  # the store's failures are the encoder's to report; score anew
+        log.debug("stored results unreadable: %s", exc)
+        return {}
+    out = {}
+    for pid, key in keys.items():
+        if key in found:
+            decoded = _decode_result(found[key])
+            if decoded is not None:
+                out[pid] = decoded
+    return out
+
+
+def _opt(x) -> tuple[float, float]:
+    return (0.0, 0.0) if x is None else (1.0, float(x))
+
+
+def _encode_result(p) -> tuple[float, ...] | None:
+    """A pair's scores, flag and spans as one row of numbers (the store keeps float tuples); None when a
+    value does not fit (a span kind this code does not know), and then the pair is not kept."""
+    out = [*_opt(p.bleu), *_opt(p.chrf), *_opt(p.ter), float(p.flag), *_opt(p.severity),
+           float(len(p.a_spans)), float(len(p.b_spans))]
+    for sp in (*p.a_spans, *p.b_spans):
+        if len(sp) != 4 or sp[2] not in phrasing.SPAN_KINDS:
+            return None
+        out += [float(sp[0]), float(sp[1]), float(phrasing.SPAN_KINDS.index(sp[2])), *_opt(sp[3])]
+    vals = tuple(out)
+    return vals if all(np.isfinite(vals)) else None
+
+
+def _decode_result(vals) -> tuple | None:
+    try:
+        v = [float(x) for x in vals]
+
+        def opt(i):
+            return v[i + 1] if v[i] == 1.0 else None
+
+        bleu, chrf, ter_, flag, severity = opt(0), opt(2), opt(4), v[6], opt(7)
+        na, nb = int(v[9]), int(v[10])
+        if len(v) != 11 + 5 * (na + nb) or na < 0 or nb < 0:
+            return None
+        spans = []
+        for i in range(na + nb):
+            start, end, kind, has_p, p = v[11 + 5 * i : 16 + 5 * i]
+            spans.append([int(start), int(end), phrasing.SPAN_KINDS[int(kind)], p if has_p == 1.0 else None])
+    except (ValueError, IndexError, TypeError, OverflowError):
+        return None
+    return bleu, chrf, ter_, flag, severity, spans[:na], spans[na:]
+
+
+def _stored_corpus(store, key, ter) -> dict | None:
+    try:
+        found = store.get_pairs([key]).get(key)
+    except Exception as exc:
+        log.debug("stored corpus scores unreadable: %s", exc)
+        return None
+    names = metrics.wanted(ter)
+    if found is None or len(found) != 2 * len(names):
+        return None
+    corpus = metrics.corpus_scores([], [], ter)  # the signatures
+    for n, name in enumerate(names):
+        corpus[name] = float(found[2 * n + 1]) if found[2 * n] == 1.0 else None
+    return corpus
+
+
+def _store_results(store, fresh: dict[str, object], corpus: dict[str, dict], ter) -> None:
+    values = {}
+    for key, p in fresh.items():
+        row = _encode_result(p)
+        if row is not None:
+            values[key] = row
+    for key, c in corpus.items():
+        values[key] = tuple(x for name in metrics.wanted(ter) for x in _opt(c.get(name)))
+    if not values:
+        return
+    try:
+        store.put_pairs(values)
+    except Exception as exc:  # a full or read-only disk: the next run scores again
+        log.debug("results not stored: %s", exc)
 
 
 @contextmanager

@@ -35,12 +35,13 @@ class Pair:
     bleu: float | None
     chrf: float | None
     flag: float
-    a_spans: list[list] = field(default_factory=list)  # [start, end, kind] offsets into a_text
+    a_spans: list[list] = field(default_factory=list)  # [start, end, kind, p] offsets into a_text
     b_spans: list[list] = field(default_factory=list)
     ter: float | None = None
     type: str = ""  # "1-1", "1-2", "0-1", ..., or "furniture"
     furniture: bool = False
     confidence: float | None = None
+    severity: float | None = None  # expected MQM error points (minor 1, major 5); None: older result, one-sided
 
     @property
     def one_sided(self) -> bool:

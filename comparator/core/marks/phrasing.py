@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from comparator.core.marks import fluency
+from comparator.core.marks import model as span_model
 
 SPAN_KINDS = (
     "omission", "addition", "substitution", "reorder", "number", "name",
@@ -439,6 +440,22 @@ def token_match(a_text: str, b_text: str, token_vectors) -> tuple[float, float, 
     return lost, extra, unmatched / n
 
 
+
+def token_evidence(a_text: str, b_text: str, token_vectors) -> tuple[float, ...] | None:
+    """`token_match`'s three sums, then the best cosine of each of A's tokens (`tokens(a_text)`) with B's
+    tokens and of each of B's with A's, word vectors being the mean of the model tokens they overlap (a token
+    past the model's window gets 0). What the span model reads (model.py); None when the vectors are unusable."""
+    tm = token_match(a_text, b_text, token_vectors)
+    if tm is None:
+        return None
+    (oa, va), (ob, vb) = token_vectors
+    ta, tb = _tokens(a_text), _tokens(b_text)
+    wa, wb = _word_rows(ta, oa, va), _word_rows(tb, ob, vb)
+    if wa is None or wb is None:
+        return tm
+    sim = np.clip(wa @ wb.T, 0.0, 1.0)
+    return (*tm, *(float(x) for x in sim.max(axis=1)), *(float(x) for x in sim.max(axis=0)))
+
 # English words that turn a statement into its opposite; "n't" counts wherever it is attached
 _NEGATIONS = frozenset("not no never nobody none nothing neither nor nowhere without cannot".split())
 
@@ -509,20 +526,91 @@ def cost_parts(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: flo
     return parts
 
 
+SEVERITY_SCALE = 5.0  # flag = E / (E + SEVERITY_SCALE): E, the expected MQM points, of one major error is 0.5
+
+
+def pair_cost(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
+              cosine: float | None = None, token_scores=None) -> float:
+    """The hand-weighted cost of what differs inside the pair (`cost_parts`), from the spans without p and
+    the token-matching sums (the first three values of `token_evidence`)."""
+    tm = tuple(token_scores[:3]) if token_scores is not None and len(token_scores) >= 3 else None
+    return sum(cost_parts(a_text, b_text, [sp[:3] for sp in a_spans], [sp[:3] for sp in b_spans], chrf,
+                          cosine=cosine, token_scores=tm).values())
+
+
+def with_p(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
+           cosine: float | None = None, token_scores=None) -> tuple[list[list], list[list]]:
+    """The spans with their error probability: `[start, end, kind, p]` (see model.py)."""
+    return score_pairs([(a_text, b_text, a_spans, b_spans, chrf, cosine, token_scores)])[0][:2]
+
+
+def score_pairs(items) -> list[tuple[list[list], list[list], float, float | None]]:
+    """For each (a_text, b_text, a_spans, b_spans, chrf, cosine, token_scores): the spans with p, the
+    pair's flag and its expected error severity (MQM points), the span model run once over all the pairs'
+    spans. A side without text: its counterpart is a whole sentence only in one rendering, p 1, flag 1,
+    severity None. Spans that carry p already keep it."""
+    model = span_model.load()
+    feats, slices = [], []
+    n = 0
+    for a_text, b_text, a_spans, b_spans, chrf, cosine, ts in items:
+        if not a_text.strip() or not b_text.strip() or all(len(sp) > 3 for sp in (*a_spans, *b_spans)):
+            slices.append(None)
+            continue
+        x = span_model.span_features(a_text, b_text, [sp[:3] for sp in a_spans], [sp[:3] for sp in b_spans],
+                                     chrf, cosine, ts)
+        feats.append(x)
+        slices.append((n, n + len(x)))
+        n += len(x)
+    p = model.p(np.vstack(feats)) if feats else np.zeros(0)
+    out = []
+    for (a_text, b_text, a_spans, b_spans, chrf, cosine, ts), sl in zip(items, slices):
+        if not a_text.strip() or not b_text.strip():
+            a4 = [[*sp[:3], 1.0] for sp in a_spans]
+            b4 = [[*sp[:3], 1.0] for sp in b_spans]
+            out.append((a4, b4, 1.0, None))
+            continue
+        if sl is None:
+            a4, b4 = [list(sp) for sp in a_spans], [list(sp) for sp in b_spans]
+        else:
+            q = [round(float(v), 4) for v in p[sl[0]:sl[1]]]
+            a4 = [[*sp[:3], v] for sp, v in zip(a_spans, q)]
+            b4 = [[*sp[:3], v] for sp, v in zip(b_spans, q[len(a_spans):])]
+        e = span_model.expected_severity(model, a4, b4, pair_cost(a_text, b_text, a4, b4, chrf, cosine, ts))
+        out.append((a4, b4, round(e / (e + SEVERITY_SCALE), 6), round(e, 3)))
+    return out
+
+
 def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
          cosine: float | None = None, token_vectors=None, token_scores=None, cross: bool = False) -> float:
-    """Higher = more likely awkward or wrong, in [0, 1); 1.0 for a sentence with no counterpart.
+    """The pair's expected error severity (model.expected_severity: MQM points, minor 1, major 5) on a 0-1
+    scale, E / (E + SEVERITY_SCALE); 1.0 for a sentence with no counterpart.
 
-    `a_spans`, `b_spans`: from `spans(a_text, b_text)`. `chrf`: sentence chrF (0-100) of the pair.
-    `cosine`: of the two sentence vectors; used when no token vectors are given.
+    `a_spans`, `b_spans`: from `spans(a_text, b_text)`, with or without p (without, the span model gives
+    it). `chrf`: sentence chrF (0-100) of the pair. `cosine`: of the two sentence vectors; used when no
+    token vectors are given.
     `token_vectors`, optional: the contextual token vectors of the pair, ((a_offsets, a_vectors),
     (b_offsets, b_vectors)), as `encoder.token_embeddings([a_text, b_text])` returns them: the offsets
     index `a_text` and `b_text` exactly as passed here; tokens with zero-width offsets (special tokens)
     are skipped. Pairs longer than the model's window are cut by the tokenizer; the words past the cut
-    then count as unmatched. `token_scores`: what `token_match(a_text, b_text, token_vectors)` returned,
-    when the caller has it already (the engine keeps it instead of the vectors). `cross`: A and B are in
-    different languages (see `evidence`; chrF is then None and token vectors are not compared)."""
+    then count as unmatched. `token_scores`: what `token_evidence(a_text, b_text, token_vectors)`
+    returned, when the caller has it already (the engine keeps it instead of the vectors). `cross`: A and B
+    are in different languages: token vectors are not compared (chrF is None there)."""
     if not a_text.strip() or not b_text.strip():
         return 1.0
-    c = sum(cost_parts(a_text, b_text, a_spans, b_spans, chrf, cosine, token_vectors, token_scores, cross).values())
-    return round(c / (c + SCALE), 6)
+    ts = None if cross else token_scores
+    if ts is None and token_vectors is not None and not cross:
+        ts = token_evidence(a_text, b_text, token_vectors)
+    return score_pairs([(a_text, b_text, a_spans, b_spans, chrf, cosine, ts)])[0][2]
+
+
+def evidence_notes(a_texts: list[str]) -> list[str]:
+    """What the result's notes say about evidence the span model did without: the English word evidence
+    (word frequency, neighbours' PMI, unusual wording) for references that do not read as English; their p
+    then comes from the rest (kind, length, chrF, cosine, token vectors). (A run without token vectors says
+    so in its settings, `token_flag`.)"""
+    off = sum(1 for t in a_texts if not _english(t))
+    if not off:
+        return []
+    return [f"error probabilities: the English word evidence (word frequency, neighbouring words) was off for "
+            f"{off} of {len(a_texts)} pairs whose reference does not read as English; their p comes from the "
+            f"language-independent evidence"]
