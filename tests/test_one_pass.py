@@ -290,3 +290,20 @@ def test_a_rerun_from_the_store_scores_no_pair_again(tmp_path, sample_texts, mod
     fresh = compare(a, changed, encoder=OnnxEncoder("all-MiniLM-L6-v2", default_model_path()), ter=True)
     assert json.dumps(three.to_dict()["pairs"]) == json.dumps(fresh.to_dict()["pairs"])
     assert three.corpus == fresh.corpus
+
+
+def test_stored_pair_results_are_keyed_by_the_span_model_in_use(tmp_path):
+    """Another span model file (use_model_file, or its environment variable) must not read the results the
+    packaged one stored."""
+    from comparator.core import pipeline
+    from comparator.core.marks import model as span_model
+
+    packaged = pipeline._scoring_digest()
+    other = tmp_path / "span_model.json"
+    other.write_text(open(span_model.model_path(), encoding="utf-8").read() + "\n", encoding="utf-8")
+    span_model.use_model_file(str(other))
+    try:
+        assert pipeline._scoring_digest() != packaged
+    finally:
+        span_model.use_model_file(None)
+    assert pipeline._scoring_digest() == packaged

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from contextlib import contextmanager
 from typing import Callable
@@ -259,22 +258,28 @@ def _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens=N
 
 
 _ALIGN_KEY = "alignment/1:"
-_SOURCE_DIGEST: str | None = None
+_DIGESTS: dict[tuple[str, ...], str] = {}
 
 
-def _source_digest() -> str:
-    """A digest of the code that turns vectors into beads: a changed aligner never reads older beads."""
-    global _SOURCE_DIGEST
-    if _SOURCE_DIGEST is None:
+def _files_digest(paths) -> str:
+    """A digest of the files' bytes, once per process for each list of paths; an unreadable file gives
+    a digest that matches nothing, so nothing stored is reused."""
+    key = tuple(paths)
+    if key not in _DIGESTS:
         h = hashlib.sha256()
-        for path in (align.__file__, __file__):
+        for path in key:
             try:
                 with open(path, "rb") as fh:
                     h.update(fh.read())
             except OSError:
-                h.update(f"unreadable:{path}:{time.time()}".encode())  # never matches: no reuse
-        _SOURCE_DIGEST = h.hexdigest()[:32]
-    return _SOURCE_DIGEST
+                h.update(f"unreadable:{path}:{time.time()}".encode())
+        _DIGESTS[key] = h.hexdigest()[:32]
+    return _DIGESTS[key]
+
+
+def _source_digest() -> str:
+    """A digest of the code that turns vectors into beads: a changed aligner never reads older beads."""
+    return _files_digest((align.__file__, __file__))
 
 
 def _alignment_key(enc, params, windows, units_a, units_b) -> str:
@@ -501,7 +506,7 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
         for name in metrics.wanted(ter):
             corpus[f"{name}_reason"] = CROSS_REASON
         sentence_of = {id(p): metrics.SentenceScores(None, None, None) for p in scored}
-    elif corpus is None or any(id(p) not in kept for p in scored):
+    elif corpus is None:  # (a stored corpus is only read when every pair was kept)
         # sentence and corpus BLEU/chrF from one pass of sacrebleu over the pairs
         sentence, corpus = metrics.scores([_norm(p.a_text) for p in scored], [_norm(p.b_text) for p in scored],
                                           ter)
@@ -539,38 +544,16 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
 
 _RESULT_KEY = "pair_result/1:"
 _CORPUS_KEY = "corpus_result/1:"
-_SCORING_DIGEST: str | None = None
-
-
 def _scoring_digest() -> str:
-    """A digest of the code and data that turn a pair's texts and vectors into its scores, spans and flag:
+    """A digest of the code and data that turn a pair's texts and vectors into its scores, spans and flag
+    (the span model file in use included: `use_model_file` or its environment variable may change it):
     stored results of other code are never read."""
-    global _SCORING_DIGEST
-    if _SCORING_DIGEST is None:
-        import importlib.resources as resources
+    import sacrebleu
 
-        from comparator.core.marks import fluency, model as span_model_mod
+    from comparator.core.marks import fluency, model as span_model_mod
 
-        h = hashlib.sha256()
-        paths = [__file__, metrics.__file__, phrasing.__file__, fluency.__file__, span_model_mod.__file__]
-        try:
-            paths.append(str(resources.files("comparator.core.marks").joinpath("span_model.json")))
-        except (TypeError, ModuleNotFoundError):
-            pass
-        model_file = os.environ.get("COMPARATOR_SPAN_MODEL")
-        if model_file:
-            paths.append(model_file)
-        for path in paths:
-            try:
-                with open(path, "rb") as fh:
-                    h.update(fh.read())
-            except OSError:
-                h.update(f"unreadable:{path}:{time.time()}".encode())  # never matches: no reuse
-        import sacrebleu
-
-        h.update(f"sacrebleu {sacrebleu.__version__}".encode())
-        _SCORING_DIGEST = h.hexdigest()[:32]
-    return _SCORING_DIGEST
+    code = (__file__, metrics.__file__, phrasing.__file__, fluency.__file__, span_model_mod.__file__)
+    return f"{_files_digest(code)}{_files_digest((span_model_mod.model_path(),))}:{sacrebleu.__version__}"
 
 
 def _result_keys(enc, live, ter, token_flag) -> dict[int, str]:
