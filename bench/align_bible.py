@@ -447,6 +447,27 @@ def by_position(n: int, m: int) -> list[tuple[tuple, tuple]]:
 # ------------------------------------------------------------------------------------ project paths
 
 
+def align_params(items: list[str], prog: str):
+    """AlignParams from `--set NAME=VALUE` items (any field, typed as its default); a bad item: one line
+    on stderr and exit 2."""
+    from comparator.core import align
+
+    defaults = align.AlignParams()
+    overrides = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in align.AlignParams.__dataclass_fields__:
+            print(f"{prog}: AlignParams has no field {name!r}", file=sys.stderr)
+            raise SystemExit(2)
+        kind = type(getattr(defaults, name))
+        try:
+            overrides[name] = kind(value)
+        except ValueError:
+            print(f"{prog}: --set {item}: not a {kind.__name__}", file=sys.stderr)
+            raise SystemExit(2) from None
+    return align.AlignParams(**overrides)
+
+
 def compare_kwargs(enc, params, windows: str | None) -> dict:
     """Arguments for comparator.core.pipeline.compare, limited to those it takes."""
     import inspect
@@ -788,22 +809,12 @@ def main(argv=None) -> int:
         return 2
 
     from comparator.core import align
-    import inspect
-
     from comparator.core.embed.encoder import DEFAULT_MODEL, get_encoder
 
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in align.AlignParams.__dataclass_fields__:
-            print(f"align_bible: AlignParams has no field {name!r}", file=sys.stderr)
-            return 2
-        overrides[name] = type(getattr(align.AlignParams(), name))(value)
-    params = align.AlignParams(**overrides)
+    params = align_params(args.set, "align_bible")
     model = args.model or DEFAULT_MODEL
     t = time.perf_counter()
-    enc = get_encoder(model, args.backend) if "backend" in inspect.signature(get_encoder).parameters \
-        else get_encoder(model)
+    enc = get_encoder(model, args.backend)
     model_id = f"{model} ({getattr(enc, 'backend', '') or 'default backend'})"
     kw = compare_kwargs(enc, params, args.windows)
     load_s = time.perf_counter() - t

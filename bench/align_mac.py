@@ -29,7 +29,6 @@ RSS of the process (VmHWM).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import shlex
@@ -170,26 +169,12 @@ def main(argv=None) -> int:
               f"point --data at the folder holding NNN.trans, NNN.zh, NNN.en and NNN.align.", file=sys.stderr)
         return 2
 
-    from comparator.core import align
     from comparator.core.embed.encoder import DEFAULT_MODEL, get_encoder
 
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in align.AlignParams.__dataclass_fields__:
-            print(f"align_mac: AlignParams has no field {name!r}", file=sys.stderr)
-            return 2
-        try:
-            overrides[name] = type(getattr(align.AlignParams(), name))(value)
-        except ValueError:
-            print(f"align_mac: --set {item}: not a {type(getattr(align.AlignParams(), name)).__name__}",
-                  file=sys.stderr)
-            return 2
-    params = align.AlignParams(**overrides)
+    params = ab.align_params(args.set, "align_mac")
     model = args.model or DEFAULT_MODEL
     t = time.perf_counter()
-    enc = get_encoder(model, args.backend) if "backend" in inspect.signature(get_encoder).parameters \
-        else get_encoder(model)
+    enc = get_encoder(model, args.backend)
     model_id = f"{model} ({getattr(enc, 'backend', '') or 'default backend'})"
     kw = ab.compare_kwargs(enc, params, args.windows)
     kw["mode"] = "lines"

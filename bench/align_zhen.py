@@ -143,23 +143,10 @@ def main(argv=None) -> int:
               f"../shared/eval/README.md); point --data at the folder holding them.", file=sys.stderr)
         return 2
 
-    from comparator.core import align
     from comparator.core.embed.encoder import get_encoder
     from comparator.core.errors import InputError
 
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in align.AlignParams.__dataclass_fields__:
-            print(f"align_zhen: AlignParams has no field {name!r}", file=sys.stderr)
-            return 2
-        try:
-            overrides[name] = type(getattr(align.AlignParams(), name))(value)
-        except ValueError:
-            print(f"align_zhen: --set {item}: not a {type(getattr(align.AlignParams(), name)).__name__}",
-                  file=sys.stderr)
-            return 2
-    params = align.AlignParams(**overrides)
+    params = ab.align_params(args.set, "align_zhen")
     t = time.perf_counter()
     try:
         enc = get_encoder(args.model, args.backend)
