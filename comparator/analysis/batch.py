@@ -467,7 +467,10 @@ def _scorer_class(ray):
             return {"pid": os.getpid(), "error": self.error}
 
         def score(self, task: dict[str, Any]) -> dict[str, Any]:
-            return score_task(task, self.settings, self.encoder)
+            from comparator.core import parallel
+
+            with parallel.workers(1):  # one core a worker: Ray spreads the pairs, no forks inside a worker
+                return score_task(task, self.settings, self.encoder)
 
     return PairScorer
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from comparator.core import parallel
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -99,12 +101,16 @@ def scores(references: list[str], hypotheses: list[str], ter: bool = False) -> t
     corpus = corpus_scores([], [], ter)  # the signatures and the None scores of an empty corpus
     if not hypotheses:
         return [], corpus
-    refs = [list(references)]
     names = wanted(ter)
-    stats = {name: m[name]._extract_corpus_statistics(hypotheses, refs) for name in names}
-    per = {name: [round(_sentence_scorer(m, name)._aggregate_and_compute([s]).score, 4) for s in stats[name]]
-           for name in names}
-    out = [SentenceScores(**{name: per[name][i] for name in names}) for i in range(len(hypotheses))]
+
+    def part(items, report=None):  # (sentence scores, statistics) of each pair: a chunk on any core
+        hyps, refs = [h for _, h in items], [[r for r, _ in items]]
+        stats = {name: m[name]._extract_corpus_statistics(hyps, refs) for name in names}
+        return [(SentenceScores(**{name: round(_sentence_scorer(m, name)._aggregate_and_compute([stats[name][i]]).score, 4)
+                                   for name in names}), {name: stats[name][i] for name in names})
+                for i in range(len(hyps))]
+
+    done = parallel.map_chunks(part, list(zip(references, hypotheses)))
     for name in names:
-        corpus[name] = round(m[name]._aggregate_and_compute(stats[name]).score, 4)
-    return out, corpus
+        corpus[name] = round(m[name]._aggregate_and_compute([st[name] for _, st in done]).score, 4)
+    return [s for s, _ in done], corpus

@@ -10,8 +10,8 @@ from typing import Callable
 import numpy as np
 
 from comparator import __version__
-from comparator.core import align, languages as langs, metrics
-from comparator.core.marks import phrasing
+from comparator.core import align, languages as langs, metrics, parallel
+from comparator.core.marks import fluency, model as span_model, phrasing
 from comparator.core.documents import Document, normalise, read_path, read_text
 from comparator.core.embed.encoder import (DEFAULT_MODEL, ENGLISH_ONLY_MODELS, HASH_MODEL, Encoder, get_encoder,
                                            join_tokens)
@@ -404,14 +404,36 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
     pair_of = {_token_key(p): p for p in pairs if p.a and p.b and not p.furniture}
     kept = unit_tokens or {}
 
+    def side(idx, units, fresh):
+        parts = [units[i].text for i in idx]
+        return join_tokens([kept[t] if t in kept else fresh[t] for t in parts], parts)
+
     def compute(todo: list[str]) -> dict[str, tuple]:
         out: dict[str, tuple] = {}
         rest = []
+        ready = []  # pairs whose sentences' token vectors the sentence pass kept: matched on every core
         for k in todo:
-            if pair_of[k].a_text == pair_of[k].b_text:  # the sides read the same: every token finds itself
+            p = pair_of[k]
+            if p.a_text == p.b_text:  # the sides read the same: every token finds itself
                 out[k] = (0.0, 0.0, 0.0)
+            elif all(units_a[i].text in kept for i in p.a) and all(units_b[j].text in kept for j in p.b):
+                ready.append(k)
             else:
                 rest.append(k)
+
+        def match(keys, report=None):  # pure: it may run in a forked worker
+            res = []
+            for n, k in enumerate(keys):
+                p = pair_of[k]
+                tm = phrasing.token_evidence(p.a_text, p.b_text, (side(p.a, units_a, {}), side(p.b, units_b, {})))
+                res.append(None if tm is None else tuple(float(x) for x in tm))
+                if report is not None and n % 256 == 0:
+                    report(n)
+            return res
+
+        for k, tm in zip(ready, parallel.map_chunks(match, ready, progress=lambda d, t: progress("tokens", d, t))):
+            if tm is not None:
+                out[k] = tm
         for start in range(0, len(rest), TOKEN_CHUNK):
             chunk = rest[start : start + TOKEN_CHUNK]
             texts = {units_a[i].text for k in chunk for i in pair_of[k].a}
@@ -419,13 +441,9 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
             missing = sorted((t for t in texts if t not in kept), key=lambda t: (len(t), t))
             fresh = dict(zip(missing, enc.token_embeddings(missing))) if missing else {}
 
-            def side(idx, units):
-                parts = [units[i].text for i in idx]
-                return join_tokens([kept[t] if t in kept else fresh[t] for t in parts], parts)
-
             for k in chunk:
                 p = pair_of[k]
-                tm = phrasing.token_evidence(p.a_text, p.b_text, (side(p.a, units_a), side(p.b, units_b)))
+                tm = phrasing.token_evidence(p.a_text, p.b_text, (side(p.a, units_a, fresh), side(p.b, units_b, fresh)))
                 if tm is not None:
                     out[k] = tuple(float(x) for x in tm)
             progress("tokens", min(start + TOKEN_CHUNK, len(rest)), len(rest))
@@ -513,20 +531,18 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
         sentence_of = {id(p): s for p, s in zip(scored, sentence)}
     else:
         sentence_of = {}
-    total = len(todo)
-    for n, p in enumerate(todo):
+    for p in todo:
         if p.a and p.b:
             s = sentence_of[id(p)]
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
-        if cross:
-            p.a_spans, p.b_spans = phrasing.cross_spans(p.a_text, p.b_text, lang.same_script)
-        else:
-            p.a_spans, p.b_spans = phrasing.spans(p.a_text, p.b_text)
-        if n % 200 == 0 or n == total - 1:
-            progress("score", n + 1, total)
-    # every span's error probability and every pair's flag, the span model run once over all of them
-    for p, (sa, sb, f, sev) in zip(todo, phrasing.score_pairs(
-            [(p.a_text, p.b_text, p.a_spans, p.b_spans, p.chrf, p.cosine, tokens.get(_token_key(p))) for p in todo])):
+    same_script = lang.same_script if cross else None
+    items = [(p.a_text, p.b_text, p.chrf, p.cosine, tokens.get(_token_key(p))) for p in todo]
+    # loaded here, once, before any worker starts (the span model's one-line error raised here too)
+    span_model.load()
+    fluency.tables()
+    scored_spans = parallel.map_chunks(lambda chunk, report: _spans_and_flags(chunk, cross, same_script, report),
+                                       items, progress=lambda d, t: progress("score", d, t))
+    for p, (sa, sb, f, sev) in zip(todo, scored_spans):
         p.a_spans, p.b_spans, p.flag, p.severity = sa, sb, f, sev
     for p in live:
         if id(p) in kept:
@@ -542,6 +558,22 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
     return pairs, corpus
 
 
+def _spans_and_flags(items, cross: bool, same_script, report=None) -> list[tuple]:
+    """For each (a_text, b_text, chrf, cosine, token evidence): the spans of both sides with their error
+    probability, the flag and the severity (phrasing.spans, then phrasing.score_pairs: the span model run
+    once over the chunk). Pure: it may run in a forked worker (parallel.map_chunks)."""
+    spans = []
+    for n, (a_text, b_text, *_rest) in enumerate(items):
+        spans.append(phrasing.cross_spans(a_text, b_text, same_script) if cross else phrasing.spans(a_text, b_text))
+        if report is not None and n % 200 == 0:
+            report(n // 2)  # the spans are about half of a chunk's time
+    out = phrasing.score_pairs([(a, b, sa, sb, chrf, cos, ts)
+                                for (a, b, chrf, cos, ts), (sa, sb) in zip(items, spans)])
+    if report is not None:
+        report(len(items))
+    return out
+
+
 _RESULT_KEY = "pair_result/1:"
 _CORPUS_KEY = "corpus_result/1:"
 def _scoring_digest() -> str:
@@ -550,10 +582,8 @@ def _scoring_digest() -> str:
     stored results of other code are never read."""
     import sacrebleu
 
-    from comparator.core.marks import fluency, model as span_model_mod
-
-    code = (__file__, metrics.__file__, phrasing.__file__, fluency.__file__, span_model_mod.__file__)
-    return f"{_files_digest(code)}{_files_digest((span_model_mod.model_path(),))}:{sacrebleu.__version__}"
+    code = (__file__, metrics.__file__, phrasing.__file__, fluency.__file__, span_model.__file__)
+    return f"{_files_digest(code)}{_files_digest((span_model.model_path(),))}:{sacrebleu.__version__}"
 
 
 def _result_keys(enc, live, ter, token_flag) -> dict[int, str]:
