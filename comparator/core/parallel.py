@@ -194,7 +194,7 @@ def map_chunks(fn: Callable[[Sequence[T], Callable[[int], None] | None], list[R]
             else:
                 log.debug("scoring worker %d gave no result: its chunk is computed here", idx)
     finally:
-        for pid, r, _ in children:
+        for _, r, _ in children:
             with contextlib.suppress(OSError):
                 os.close(r)
         for pid, _, _ in children:  # the parent's own chunk failed: the children's work is not wanted

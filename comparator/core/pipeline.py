@@ -408,6 +408,11 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
         parts = [units[i].text for i in idx]
         return join_tokens([kept[t] if t in kept else fresh[t] for t in parts], parts)
 
+    def evidence(k: str, fresh: dict) -> tuple | None:
+        p = pair_of[k]
+        tm = phrasing.token_evidence(p.a_text, p.b_text, (side(p.a, units_a, fresh), side(p.b, units_b, fresh)))
+        return None if tm is None else tuple(float(x) for x in tm)
+
     def compute(todo: list[str]) -> dict[str, tuple]:
         out: dict[str, tuple] = {}
         rest = []
@@ -424,9 +429,7 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
         def match(keys, report=None):  # pure: it may run in a forked worker
             res = []
             for n, k in enumerate(keys):
-                p = pair_of[k]
-                tm = phrasing.token_evidence(p.a_text, p.b_text, (side(p.a, units_a, {}), side(p.b, units_b, {})))
-                res.append(None if tm is None else tuple(float(x) for x in tm))
+                res.append(evidence(k, {}))
                 if report is not None and n % 256 == 0:
                     report(n)
             return res
@@ -442,10 +445,9 @@ def _token_scores(pairs: list[Pair], enc, progress, units_a=(), units_b=(), unit
             fresh = dict(zip(missing, enc.token_embeddings(missing))) if missing else {}
 
             for k in chunk:
-                p = pair_of[k]
-                tm = phrasing.token_evidence(p.a_text, p.b_text, (side(p.a, units_a, fresh), side(p.b, units_b, fresh)))
+                tm = evidence(k, fresh)
                 if tm is not None:
-                    out[k] = tuple(float(x) for x in tm)
+                    out[k] = tm
             progress("tokens", min(start + TOKEN_CHUNK, len(rest)), len(rest))
         return out
 
@@ -537,9 +539,11 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
     same_script = lang.same_script if cross else None
     items = [(p.a_text, p.b_text, p.chrf, p.cosine, tokens.get(_token_key(p))) for p in todo]
-    # loaded here, once, before any worker starts (the span model's one-line error raised here too)
+    # loaded here, once, before any worker starts (the span model's one-line error raised here too); the
+    # word tables only when there is something to score (a re-run from the store needs none)
     span_model.load()
-    fluency.tables()
+    if todo:
+        fluency.tables()
     scored_spans = parallel.map_chunks(lambda chunk, report: _spans_and_flags(chunk, cross, same_script, report),
                                        items, progress=lambda d, t: progress("score", d, t))
     for p, (sa, sb, f, sev) in zip(todo, scored_spans):
