@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from comparator.core import align
@@ -85,8 +86,6 @@ def test_band_is_linear_in_length():
     # the number of DP cells visited grows with n, not n * m
     cells = {}
     for n in (400, 1600):
-        rng = np.random.default_rng(5)
-        a = _unit(rng, n, d=32)
         path = [(i, i + 1, i, i + 1) for i in range(n)]
         ci, cj = align._path_cells(path)
         lo, hi = align._band_from_cells(ci, cj, n, n, align.BAND_PASS2)
@@ -335,3 +334,51 @@ def test_lexical_cosine_of_any_window_size():
         want = [float(lex.b[j : j + db].sum(0) @ va) / (np.linalg.norm(lex.b[j : j + db].sum(0)) * np.linalg.norm(va))
                 for j in sb]
         assert np.allclose(got, want, atol=1e-5)
+
+
+def _reference_dp(n, m, lo, hi, moves, score, skip):
+    """The best path cell by cell, in plain Python: what align._dp computes a block of rows at a time."""
+    import math
+
+    best, back = {}, {}
+    for i in range(n + 1):
+        for j in range(int(lo[i]), int(hi[i]) + 1):
+            b, c = (0.0, -1) if (i, j) == (0, 0) else (-math.inf, -1)
+            for code, (da, db) in enumerate(moves):
+                pi, pj = i - da, j - db
+                if (pi, pj) not in best:
+                    continue
+                v = best[(pi, pj)] + (skip if da == 0 or db == 0 else score(i, pj, da, db))
+                if v > b:
+                    b, c = v, code
+            best[(i, j)], back[(i, j)] = b, c
+    path, i, j = [], n, m
+    while i > 0 or j > 0:
+        da, db = moves[back[(i, j)]]
+        path.append((i - da, i, j - db, j))
+        i, j = i - da, j - db
+    return path[::-1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_block_dp_matches_cell_by_cell(seed):
+    """The DP scored by blocks of rows (every move's cells at once) finds the path a cell-by-cell DP finds,
+    within a band and on the whole grid, across block boundaries."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(5, 150)), int(rng.integers(5, 150))
+    table = {mv: rng.normal(size=(n + 1, m + 1)) for mv in align.MOVES}
+
+    def score(i, jj, da, db):
+        return table[(da, db)][i, jj]
+
+    if seed % 2:
+        lo, hi = np.zeros(n + 1, dtype=np.int64), np.full(n + 1, m, dtype=np.int64)
+    else:  # a band around the diagonal
+        diag = np.round(np.arange(n + 1) * m / n).astype(np.int64)
+        lo, hi = np.maximum(diag - 6, 0), np.minimum(diag + 6, m)
+        lo[0], hi[n] = 0, m
+        lo, hi = np.minimum.accumulate(lo[::-1])[::-1], np.maximum.accumulate(hi)
+    moves = align.MOVES
+    got = align._dp(n, m, lo, hi, moves, score, -0.3)
+    ref = _reference_dp(n, m, lo, hi, moves, lambda i, j, da, db: table[(da, db)][i, j], -0.3)
+    assert got == ref

@@ -2,7 +2,7 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from comparator.core.segment import aligned_lines, blocks, segment, split_sentences
+from comparator.core.segment import aligned_lines, segment, split_sentences
 
 
 def test_abbreviations_and_numbers_stay_whole():

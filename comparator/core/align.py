@@ -190,6 +190,33 @@ class Lexical:
             nb = np.array([np.linalg.norm(self.b[j : j + db].sum(axis=0)) for j in sb])
         return dots / np.maximum(na * nb, 1e-9)
 
+    def cosines(self, sa: np.ndarray, da: int, sb: np.ndarray, db: int) -> np.ndarray:
+        """Lexical cosine of A's windows (sa[c], da) with B's windows (sb[c], db) for arrays of cells (a
+        block of pass two's band): each distinct A window's vector times the stretch of B sentences the
+        cells span, summed over each B window from prefix sums, as `cosine` does for one A window."""
+        if not len(sa):
+            return np.zeros(0, dtype=np.float64)
+        ua, inv = np.unique(sa, return_inverse=True)
+        va = self.a[ua]
+        for t in range(1, da):
+            va = va + self.a[ua + t]
+        lo, hi = int(sb.min()), int(sb.max()) + db
+        if len(ua) * (hi - lo) <= 16 * len(sa) + 65536:
+            y = np.zeros((len(ua), hi - lo + 1), dtype=np.float64)
+            np.cumsum(va @ self.b[lo:hi].T, axis=1, dtype=np.float64, out=y[:, 1:])
+            dots = y[inv, sb - lo + db] - y[inv, sb - lo]
+        else:  # a stretch far wider than the cells: each cell's B window gathered
+            vb = self.b[sb]
+            for t in range(1, db):
+                vb = vb + self.b[sb + t]
+            dots = np.einsum("ij,ij->i", va[inv], vb).astype(np.float64)
+        na = self.norm_a[da][sa] if da in self.norm_a else np.sqrt(np.einsum("ij,ij->i", va, va))[inv]
+        if db in self.norm_b:
+            nb = self.norm_b[db][sb]
+        else:
+            nb = np.array([np.linalg.norm(self.b[j : j + db].sum(axis=0)) for j in sb])
+        return dots / np.maximum(na * nb, 1e-9)
+
     def pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Lexical cosine of single sentences a[i[k]], b[j[k]] (in blocks: no large gathered copy)."""
         out = np.zeros(len(i), dtype=np.float64)
@@ -253,57 +280,97 @@ def _length_prior(la, lb, ratio: float = 1.0):
     return np.log2(1.0 + lo / hi)
 
 
+def _cell_dots(fa, ia: np.ndarray, fb, jb: np.ndarray) -> np.ndarray:
+    """fa(ia)[c] . fb(jb)[c] for every cell c (fa, fb: the vectors of rows / windows given their
+    indices). Cells of a band come in runs of nearby indices, so one matrix product of the distinct A
+    vectors with the stretch of B vectors the cells span costs less than gathering two vectors per cell;
+    when the stretch is far wider than the band (a row whose band spans a long skip), the vectors are
+    gathered per cell instead."""
+    if not len(ia):
+        return np.zeros(0, dtype=np.float32)
+    ua, inv = np.unique(ia, return_inverse=True)
+    j0, j1 = int(jb.min()), int(jb.max()) + 1
+    if len(ua) * (j1 - j0) <= 16 * len(ia) + 65536:
+        return (fa(ua) @ fb(np.arange(j0, j1)).T)[inv, jb - j0]
+    return np.einsum("ij,ij->i", fa(ia), fb(jb))
+
+
+def _window_proj(win: Windows, k: int, starts: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """The product with `mean` of the k-sentence windows at `starts` (each distinct window once)."""
+    u, inv = np.unique(starts, return_inverse=True)
+    return (win.window(k, u) @ mean)[inv]
+
+
+DP_BLOCK = 64  # rows whose cells are scored at once
+
+
 def _dp(n: int, m: int, lo: np.ndarray, hi: np.ndarray, moves, score_fn, skip: float, progress=None):
-    """Best monotone path from (0,0) to (n,m) inside rows' j-ranges [lo[i], hi[i]]."""
-    rows_s: list[np.ndarray] = []
-    rows_b: list[np.ndarray] = []
+    """Best monotone path from (0,0) to (n,m) inside rows' j-ranges [lo[i], hi[i]].
+
+    score_fn(i, jj, da, db) gives the scores of a move (da, db) for arrays of cells: the move ends at row
+    i and its B window starts at jj. It is asked once per move for a block of DP_BLOCK rows (not per row),
+    and each row then takes the best of every move at once. Moves are tried in order, the first of equal
+    scores kept; (0, 1) moves are solved along the row."""
+    lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    width = hi - lo + 1
+    off = np.concatenate([[0], np.cumsum(width)])
+    total = int(off[-1])
+    # every cell's best score and move, row after row; the last slot stays -inf: it stands for a previous
+    # cell outside the band
+    best_all = np.full(total + 1, -np.inf)
+    back_all = np.full(total, -1, dtype=np.int16)
+    steps = [(code, da, db) for code, (da, db) in enumerate(moves) if da > 0]
+    codes = np.array([c for c, _, _ in steps], dtype=np.int16)
     has_ins = (0, 1) in moves
     ins_code = len(moves)  # back-pointer code of the (0, 1) move
-    for i in range(n + 1):
-        js = np.arange(lo[i], hi[i] + 1)
-        best = np.full(len(js), -np.inf)
-        back = np.full(len(js), -1, dtype=np.int16)
-        if i == 0:
-            best[js == 0] = 0.0
-        for code, (da, db) in enumerate(moves):
-            if da == 0 or i - da < 0:
-                continue
-            r = i - da
+    for b0 in range(0, n + 1, DP_BLOCK):
+        if progress is not None and b0 % 256 == 0:
+            progress(b0, n)
+        b1 = min(b0 + DP_BLOCK, n + 1)
+        c0, c1 = int(off[b0]), int(off[b1])
+        rows = np.repeat(np.arange(b0, b1), width[b0:b1])
+        js = np.arange(c0, c1) - off[rows] + lo[rows]
+        prev = np.full((len(steps), c1 - c0), total, dtype=np.int64)
+        sc = np.full((len(steps), c1 - c0), -np.inf)
+        for s, (_, da, db) in enumerate(steps):
+            r = rows - da
             jj = js - db
-            ok = (jj >= lo[r]) & (jj <= hi[r])
+            rr = np.maximum(r, 0)
+            ok = (r >= 0) & (jj >= lo[rr]) & (jj <= hi[rr])
             if not ok.any():
                 continue
-            prev = np.full(len(js), -np.inf)
-            prev[ok] = rows_s[r][jj[ok] - lo[r]]
-            if db == 0:
-                cand = prev + skip
+            prev[s, ok] = off[rr[ok]] + jj[ok] - lo[rr[ok]]
+            sc[s, ok] = skip if db == 0 else score_fn(rows[ok], jj[ok], da, db)
+        for i in range(b0, b1):
+            a, b = int(off[i]) - c0, int(off[i + 1]) - c0
+            w = b - a
+            if len(steps):
+                cand = best_all[prev[:, a:b]] + sc[:, a:b]
+                k = cand.argmax(axis=0)
+                best = cand[k, np.arange(w)]
+                back = np.where(best > -np.inf, codes[k], -1).astype(np.int16)
             else:
-                sc = np.full(len(js), -np.inf)
-                sc[ok] = score_fn(i, jj[ok], da, db)  # jj: where the B window starts
-                cand = prev + sc
-            better = cand > best
-            best[better] = cand[better]
-            back[better] = code
-        if has_ins and len(js) > 1:
-            # best[j] = max(best[j], best[j-1] + skip), solved for the whole row at once
-            k = np.arange(len(js))
-            shifted = best - k * skip
-            run = np.maximum.accumulate(shifted)
-            src = np.where(shifted >= run, k, 0)
-            src = np.maximum.accumulate(src)
-            via = run + k * skip
-            take = (src < k) & (via > best)
-            best = np.where(take, via, best)
-            back = np.where(take, ins_code, back)
-        rows_s.append(best)
-        rows_b.append(back)
-        if progress is not None and i % 256 == 0:
-            progress(i, n)
+                best, back = np.full(w, -np.inf), np.full(w, -1, dtype=np.int16)
+            if i == 0:
+                best[js[a:b] == 0] = 0.0
+            if has_ins and w > 1:
+                # best[j] = max(best[j], best[j-1] + skip), solved for the whole row at once
+                kk = np.arange(w)
+                shifted = best - kk * skip
+                run = np.maximum.accumulate(shifted)
+                src = np.where(shifted >= run, kk, 0)
+                src = np.maximum.accumulate(src)
+                via = run + kk * skip
+                take = (src < kk) & (via > best)
+                best = np.where(take, via, best)
+                back = np.where(take, ins_code, back)
+            best_all[c0 + a : c0 + b] = best
+            back_all[c0 + a : c0 + b] = back
     # backtrack
     path = []
     i, j = n, m
     while i > 0 or j > 0:
-        code = int(rows_b[i][j - lo[i]])
+        code = int(back_all[off[i] + j - lo[i]])
         if code == ins_code:
             da, db = 0, 1
         elif code < 0:
@@ -355,8 +422,8 @@ def first_pass(a: np.ndarray, b: np.ndarray, a_len: np.ndarray, b_len: np.ndarra
     length_ratio."""
     n, m = len(a), len(b)
 
-    def score(i, sb, da, db):
-        sim = b[sb] @ a[i - 1]
+    def score(i, sb, da, db):  # arrays of cells: the row (A sentence i - 1) and the B sentence
+        sim = _cell_dots(a.__getitem__, i - 1, b.__getitem__, sb)
         return sim * _length_prior(a_len[i - 1], b_len[sb], ratio)
 
     if n * m <= FULL_CELLS or n < 4 or m < 4:
@@ -411,26 +478,25 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
     lex, lex_w, lex_base, lex_norm = _lexical_evidence(a_win, b_win, path1, params, mean)
 
     def score(i, sb, da, db):
-        # sb: first B sentence of each window; the move ends at row i
+        # arrays of cells: i, the row where the move ends; sb, the first B sentence of its window
         sa = i - da
         out = np.full(len(sb), -np.inf)
-        ok = sb <= b_win.count(db) - 1
-        if not ok.any() or sa > a_win.count(da) - 1:
+        ok = (sb <= b_win.count(db) - 1) & (sa <= a_win.count(da) - 1)
+        if not ok.any():
             return out
-        sbo = sb[ok]
-        va, vb = a_win.window(da, sa), b_win.window(db, sbo)
-        sim = vb @ va
+        sao, sbo = sa[ok], sb[ok]
+        sim = _cell_dots(lambda s: a_win.window(da, s), sao, lambda s: b_win.window(db, s), sbo)
         if mean is not None:
-            pa = a_proj[da][sa] if da in a_proj else float(va @ mean)
-            pb = b_proj[db][sbo] if db in b_proj else vb @ mean
+            pa = a_proj[da][sao] if da in a_proj else _window_proj(a_win, da, sao, mean)
+            pb = b_proj[db][sbo] if db in b_proj else _window_proj(b_win, db, sbo, mean)
             sim = _centred_cosine(sim, pa, pb, mm)
         if lex_w:
-            sim = (sim + lex_w * (lex.cosine(sa, da, sbo, db) - lex_base)) * lex_norm
-        val = sim * _length_prior(a_win.length(sa, da), b_win.length(sbo, db), ratio)
+            sim = (sim + lex_w * (lex.cosines(sao, da, sbo, db) - lex_base)) * lex_norm
+        val = sim * _length_prior(a_win.length(sao, da), b_win.length(sbo, db), ratio)
         merged = da + db - 2
         if merged:
             val = val - params.merge_penalty * merged
-            cross = a_win.crosses(np.full(len(sbo), sa), da) + b_win.crosses(sbo, db)
+            cross = a_win.crosses(sao, da) + b_win.crosses(sbo, db)
             val = val - params.paragraph_penalty * cross
         out[ok] = val
         return out
