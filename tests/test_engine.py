@@ -117,6 +117,23 @@ def test_json_round_trip(sample_result):
     assert {"a", "b", "a_text", "b_text", "cosine", "bleu", "chrf", "flag", "a_spans", "b_spans"} <= set(data["pairs"][0])
 
 
+def test_to_dict_is_asdict_and_a_copy(sample_result):
+    import dataclasses
+
+    d = sample_result.to_dict()
+    assert d == dataclasses.asdict(sample_result)
+    assert list(d) == [f.name for f in dataclasses.fields(sample_result)]
+    # a copy: changing it leaves the result as it was
+    before = sample_result.to_json()
+    for p in d["pairs"]:
+        p["a"].append(99)
+        for sp in p["a_spans"] + p["b_spans"]:
+            sp[0] = -1
+    d["corpus"].clear()
+    d["a_sentences"].append("x")
+    assert sample_result.to_json() == before
+
+
 def test_same_input_same_output(sample_texts, hash_encoder):
     from comparator.core.embed.encoder import HashEncoder
 
