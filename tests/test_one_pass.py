@@ -80,15 +80,22 @@ def test_merged_vectors_from_parts_agree_with_the_joined_text(model_encoder):
     assert np.abs(from_parts - from_joined).max() < 0.15
     assert np.corrcoef(from_parts, from_joined)[0, 1] > 0.9
     # one part: its own vector
-    one = _merged_vectors(model_encoder, {"x": [PARTS_A[0]]})["x"]
+    one = _merged_vectors(model_encoder, {PARTS_A[0]: [PARTS_A[0]]})[PARTS_A[0]]
     assert np.allclose(one, model_encoder.encode([PARTS_A[0]])[0], atol=1e-6)
 
 
 def test_a_merged_pair_needs_no_model_pass_over_its_joined_text(model_encoder, monkeypatch):
     from comparator import compare
+    from comparator.core.pipeline import SHORT_PART_TOKENS
 
-    a = " ".join(PARTS_A) + " The mayor was pleased."
-    b = PARTS_B[0] + " The mayor was glad."
+    if not hasattr(model_encoder, "token_counts"):
+        pytest.skip("only the ONNX encoder builds merged vectors from their parts")
+    parts = ["The city council met on Monday morning in the old town hall.",
+             "It approved the new budget after a long and often bitter debate."]
+    assert min(model_encoder.token_counts(parts)) > SHORT_PART_TOKENS
+    a = " ".join(parts) + " The mayor was pleased with the outcome of the vote."
+    b = ("On Monday morning the city council met in the old town hall and, after a long and often bitter "
+         "debate, approved the new budget. The mayor was glad about how the vote went.")
     model_encoder._cache.clear()
     model_encoder._pairs.clear()
     seen = []
@@ -103,9 +110,28 @@ def test_a_merged_pair_needs_no_model_pass_over_its_joined_text(model_encoder, m
     merged = [p for p in result.pairs if len(p.a) > 1 or len(p.b) > 1]
     assert merged and merged[0].cosine is not None and merged[0].cosine > 0.6
     assert not asked  # token vectors: all from the sentence pass
-    assert len(seen) == len(set(seen)) and " ".join(PARTS_A) not in seen  # each text once, no joined text
+    assert len(seen) == len(set(seen)) and " ".join(parts) not in seen  # each text once, no joined text
     model_encoder._cache.clear()
     model_encoder._pairs.clear()
+
+
+def test_a_merged_side_with_a_short_sentence_is_read_joined(model_encoder):
+    """A fragment ("at the time.") means what it means through its neighbour: that side's vector is the
+    joined text's own; the other merged sides still come from their parts."""
+    from comparator.core.pipeline import SHORT_PART_TOKENS, _merged_vectors
+
+    if not hasattr(model_encoder, "token_counts"):
+        pytest.skip("only the ONNX encoder builds merged vectors from their parts")
+    broken = ["The minister said the talks had failed at the time.", "that no agreement was near."]
+    long_ = ["The city council met on Monday morning in the old town hall.",
+             "It approved the new budget after a long and often bitter debate."]
+    counts = model_encoder.token_counts(broken + long_)
+    assert counts[1] <= SHORT_PART_TOKENS < min(counts[2:])
+    got = _merged_vectors(model_encoder, {" ".join(broken): broken, " ".join(long_): long_})
+    joined = model_encoder.encode([" ".join(broken), " ".join(long_)])
+    assert np.allclose(got[" ".join(broken)], joined[0], atol=1e-6)
+    assert not np.allclose(got[" ".join(long_)], joined[1], atol=1e-3)
+    assert float(got[" ".join(long_)] @ joined[1]) > 0.9
 
 
 def test_a_rerun_from_the_store_gives_the_same_merged_cosines(tmp_path, model_encoder):

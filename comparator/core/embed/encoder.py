@@ -574,6 +574,10 @@ class OnnxEncoder(Encoder):
         vals = self.pair_values(keys, compute)
         return np.array([vals[k][0] for k in keys], dtype=np.float64)
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text, special tokens left out (the tokenizer alone: no model pass)."""
+        return [len(e.ids) - sum(e.special_tokens_mask) for e in self._tok.encode_batch(list(texts))]
+
     @staticmethod
     def _keep_tokens(collect, texts, encs, hidden) -> None:
         sink, only, budget = collect
