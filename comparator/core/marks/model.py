@@ -47,7 +47,7 @@ def _is_punct(key: str) -> bool:
 
 def _side_tables(toks, english: bool):
     """Per token of one side: log unigram probability (None: unknown or not looked up) and the PMI of each
-    token with the next (None where it cannot be said), looked up in one vectorised pass."""
+    token with the next (None where it cannot be said)."""
     n = len(toks)
     logp: list = [None] * n
     pmi: list = [None] * max(0, n - 1)
@@ -55,19 +55,16 @@ def _side_tables(toks, english: bool):
     if t is None or not n:
         return logp, pmi
     keys = [k for _, _, k in toks]
-    word = np.fromiter((fluency.is_word(k) for k in keys), dtype=bool, count=n)
-    h = np.fromiter((fluency._key_hash(k) for k in keys), dtype=np.int64, count=n)
-    i = np.minimum(np.searchsorted(t.uni_h, h), len(t.uni_h) - 1)
-    hit = (t.uni_h[i] == h) & word
-    lp = np.where(hit, t.uni_logp[i], np.nan)
-    logp = [None if v != v else float(v) for v in lp]
-    if n > 1:
-        hb = np.fromiter((fluency._key_hash(f"{x} {y}") for x, y in zip(keys, keys[1:])), dtype=np.int64,
-                         count=n - 1)
-        j = np.minimum(np.searchsorted(t.bi_h, hb), len(t.bi_h) - 1)
-        bi = np.where(t.bi_h[j] == hb, t.bi_logp[j], t.floor_logp)
-        v = bi - lp[:-1] - lp[1:]
-        pmi = [None if x != x else float(x) for x in v]
+    is_word, look, pmi_of = fluency.is_word, t.logp, t.pmi_of
+    for i, k in enumerate(keys):
+        if is_word(k):
+            v = look(k)
+            logp[i] = None if v is None or v != v else v
+    for i in range(n - 1):
+        x, y = logp[i], logp[i + 1]
+        if x is not None and y is not None:
+            v = pmi_of(keys[i], keys[i + 1], x, y)
+            pmi[i] = None if v != v else v
     return logp, pmi
 
 
