@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import NamedTuple
@@ -59,28 +60,48 @@ def _tokens(text: str) -> tuple[tuple[int, int, str], ...]:
     # one pair asks for its texts' tokens several times (matching, evidence, token matching): once is enough
     out = []
     for m in _TOKEN.finditer(text):
-        key = unicodedata.normalize("NFKC", m.group()).lower().translate(_FOLD)
+        g = m.group()
+        # NFKC and the folding leave ASCII as it is
+        key = g.lower() if g.isascii() else unicodedata.normalize("NFKC", g).lower().translate(_FOLD)
         if len(key) > 1 and "." in key and not key[0].isdigit():
             key = key.replace(".", "")  # "U.S." = "US", "Mr." = "Mr"
         out.append((m.start(), m.end(), key))
     return tuple(out)
 
 
+@lru_cache(maxsize=65536)
 def _is_punct(key: str) -> bool:
     return not any(ch.isalnum() for ch in key)
 
 
 @lru_cache(maxsize=65536)
+def _has_digit(key: str) -> bool:
+    return any(ch.isdigit() for ch in key)
+
+
+@lru_cache(maxsize=65536)
 def _near(x: str, y: str) -> bool:
     """Spelled almost alike: the same word inflected or misspelled, or a number with a digit changed."""
-    if min(len(x), len(y)) < 3 or _is_punct(x) or _is_punct(y):
+    lx, ly = len(x), len(y)
+    if min(lx, ly) < 3 or _is_punct(x) or _is_punct(y):
         return False
     short, long_ = sorted((x, y), key=len)
     if len(short) >= 4 and long_.startswith(short):  # "Iran" / "Iranian", "report" / "reported"
         return True
-    sm = SequenceMatcher(None, x, y, autojunk=False)
-    # the two quick ratios bound the ratio from above: most word pairs fail there, before the full match
-    return sm.real_quick_ratio() >= 0.75 and sm.quick_ratio() >= 0.75 and sm.ratio() >= 0.75
+    # the two quick ratios bound the ratio from above: most word pairs fail there, before the full match.
+    # Both as difflib computes them (2.0 * matches / total), without building a SequenceMatcher first:
+    # the lengths (real_quick_ratio), then the letters in common counted with repeats (quick_ratio)
+    if 2.0 * min(lx, ly) / (lx + ly) < 0.75:
+        return False
+    avail = Counter(y)
+    common = 0
+    for ch in x:
+        if avail[ch] > 0:
+            avail[ch] -= 1
+            common += 1
+    if 2.0 * common / (lx + ly) < 0.75:
+        return False
+    return SequenceMatcher(None, x, y, autojunk=False).ratio() >= 0.75
 
 
 class _Match(NamedTuple):
@@ -128,22 +149,33 @@ def _match(a_text: str, b_text: str) -> _Match:
             _pair(m, i, js.pop(0), "reorder")
     # inside one differing stretch: two words written as one ("air strikes" / "airstrikes"), and a word
     # spelled almost alike (the same word inflected or misspelled)
+    # (each loop over j stops at the first pairing: the token i is taken then)
+    sa, sb = m.sa, m.sb
     for op, i1, i2, j1, j2 in m.blocks:
         if op != "replace":
             continue
         for i in range(i1, i2 - 1):
-            for j in range(j1, j2):
-                if m.sa[i] is None and m.sa[i + 1] is None and m.sb[j] is None and kb[j] == ka[i] + ka[i + 1]:
-                    _pair(m, i, j, "near")
-                    m.sa[i + 1] = "near"
+            if sa[i] is None and sa[i + 1] is None:
+                joined = ka[i] + ka[i + 1]
+                for j in range(j1, j2):
+                    if sb[j] is None and kb[j] == joined:
+                        _pair(m, i, j, "near")
+                        sa[i + 1] = "near"
+                        break
         for j in range(j1, j2 - 1):
-            for i in range(i1, i2):
-                if m.sb[j] is None and m.sb[j + 1] is None and m.sa[i] is None and ka[i] == kb[j] + kb[j + 1]:
-                    _pair(m, i, j, "near")
-                    m.sb[j + 1] = "near"
+            if sb[j] is None and sb[j + 1] is None:
+                joined = kb[j] + kb[j + 1]
+                for i in range(i1, i2):
+                    if sa[i] is None and ka[i] == joined:
+                        _pair(m, i, j, "near")
+                        sb[j + 1] = "near"
+                        break
         for i in range(i1, i2):
+            if sa[i] is not None:
+                continue
+            x = ka[i]
             for j in range(j1, j2):
-                if m.sa[i] is None and m.sb[j] is None and _near(ka[i], kb[j]):
+                if sb[j] is None and _near(x, kb[j]):
                     _pair(m, i, j, "near")
                     break
         # an abbreviation and the words it abbreviates ("US" / "United States"): the same name
@@ -189,6 +221,7 @@ def _english(a_text: str) -> bool:
     return fluency.applies([t[2] for t in _tokens(a_text)])
 
 
+@lru_cache(maxsize=4096)
 def local_swaps(a_text: str, b_text: str) -> int:
     """Neighbouring words of one side that stand in the other order, still side by side, on the other, where
     the other side's order is the usual one: "groups armed" for "armed groups". (A phrase moved as a whole,
@@ -227,15 +260,17 @@ def unusual_wording(a_text: str, b_text: str) -> Wording:
     a_words = set(ka)
     cost, out, unknown = 0.0, [], 0
     tb = m.tb
+    word = [fluency.is_word(t[2]) for t in tb]
+    lower = [b_text[s:e].islower() for s, e, _ in tb]
     for j, (s, e, key) in enumerate(tb):
-        if fluency.is_word(key) and b_text[s:e].islower() and key not in a_words and not fluency.known(key):
+        if word[j] and lower[j] and key not in a_words and not fluency.known(key):
             unknown += 1
             out.append([s, e, "wording"])
         if j + 1 < len(tb):
             s2, e2, key2 = tb[j + 1]
-            if (key, key2) in a_pairs or not (fluency.is_word(key) and fluency.is_word(key2)):
+            if (key, key2) in a_pairs or not (word[j] and word[j + 1]):
                 continue
-            if not (b_text[s:e].islower() and b_text[s2:e2].islower()):
+            if not (lower[j] and lower[j + 1]):
                 continue
             r = fluency.pmi(key, key2)
             if r is not None and r < 0:
@@ -253,7 +288,7 @@ def _kind(text: str, toks, i: int, base: str, near: bool = False) -> str:
     start, end, key = toks[i]
     if _is_punct(key):
         return "punctuation"
-    if any(ch.isdigit() for ch in key):
+    if _has_digit(key):
         return "number"
     # a name matched to a form of itself ("Iran" / "Iranian", "US" / "United States") is not a changed name
     if base in ("substitution", "omission", "addition") and text[start:end][:1].isupper() \
