@@ -451,6 +451,14 @@ def token_match(a_text: str, b_text: str, token_vectors) -> tuple[float, float, 
       with the words left unmatched on the other side (1 when there are none): a reworded word costs
       little, a dropped or an added word the whole.
     """
+    got = _token_match(a_text, b_text, token_vectors)
+    return None if got is None else got[0]
+
+
+def _token_match(a_text: str, b_text: str, token_vectors, all_words: bool = False):
+    """`token_match`'s sums, and with `all_words` the word vectors of all of A's and of B's tokens
+    (`_word_rows`, None each when unusable); the leftovers' word vectors are then rows of those (a word's
+    row depends on its own model tokens alone), instead of being computed again."""
     try:
         (oa, va), (ob, vb) = token_vectors
     except (TypeError, ValueError):
@@ -458,6 +466,7 @@ def token_match(a_text: str, b_text: str, token_vectors) -> tuple[float, float, 
     a, b = _unit_rows(va, oa), _unit_rows(vb, ob)
     if a is None or b is None:
         return None
+    words = (_word_rows(_tokens(a_text), oa, va), _word_rows(_tokens(b_text), ob, vb)) if all_words else None
     sim = a @ b.T
     n = len(_tokens(a_text)) or 1
     lost = float(np.clip(1.0 - sim.max(axis=1), 0.0, 2.0).sum()) / len(a)
@@ -467,25 +476,26 @@ def token_match(a_text: str, b_text: str, token_vectors) -> tuple[float, float, 
     lb = [j for j, st in enumerate(m.sb) if st is None and not _is_punct(m.tb[j][2])]
     unmatched = float(len(la) + len(lb))
     if la and lb:
-        wa = _word_rows([m.ta[i] for i in la], oa, va)
-        wb = _word_rows([m.tb[j] for j in lb], ob, vb)
+        if words is not None:
+            wa = None if words[0] is None else words[0][la]
+            wb = None if words[1] is None else words[1][lb]
+        else:
+            wa = _word_rows([m.ta[i] for i in la], oa, va)
+            wb = _word_rows([m.tb[j] for j in lb], ob, vb)
         if wa is not None and wb is not None:
             ws = np.clip(wa @ wb.T, 0.0, 1.0)
             unmatched = float((1.0 - ws.max(axis=1)).sum() + (1.0 - ws.max(axis=0)).sum())
-    return lost, extra, unmatched / n
-
+    return (lost, extra, unmatched / n), words
 
 
 def token_evidence(a_text: str, b_text: str, token_vectors) -> tuple[float, ...] | None:
     """`token_match`'s three sums, then the best cosine of each of A's tokens (`tokens(a_text)`) with B's
     tokens and of each of B's with A's, word vectors being the mean of the model tokens they overlap (a token
     past the model's window gets 0). What the span model reads (model.py); None when the vectors are unusable."""
-    tm = token_match(a_text, b_text, token_vectors)
-    if tm is None:
+    got = _token_match(a_text, b_text, token_vectors, all_words=True)
+    if got is None:
         return None
-    (oa, va), (ob, vb) = token_vectors
-    ta, tb = _tokens(a_text), _tokens(b_text)
-    wa, wb = _word_rows(ta, oa, va), _word_rows(tb, ob, vb)
+    tm, (wa, wb) = got
     if wa is None or wb is None:
         return tm
     sim = np.clip(wa @ wb.T, 0.0, 1.0)
