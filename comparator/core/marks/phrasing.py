@@ -63,9 +63,10 @@ def _tokens(text: str) -> tuple[tuple[int, int, str], ...]:
         g = m.group()
         # NFKC and the folding leave ASCII as it is
         key = g.lower() if g.isascii() else unicodedata.normalize("NFKC", g).lower().translate(_FOLD)
-        if len(key) > 1 and "." in key and not key[0].isdigit():
+        if "." in key and len(key) > 1 and not key[0].isdigit():
             key = key.replace(".", "")  # "U.S." = "US", "Mr." = "Mr"
-        out.append((m.start(), m.end(), key))
+        start, end = m.span()
+        out.append((start, end, key))
     return tuple(out)
 
 
@@ -129,14 +130,14 @@ def _match(a_text: str, b_text: str) -> _Match:
     m = _Match(ta, tb, [None] * len(ta), [None] * len(tb), [-1] * len(ta), [-1] * len(tb),
                [0] * len(ta), [0] * len(tb), [])
     for op, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
-        if op == "equal":
-            for i, j in zip(range(i1, i2), range(j1, j2)):
-                _pair(m, i, j, "equal")
+        if op == "equal":  # _pair for each token of the stretch, a stretch at a time
+            m.sa[i1:i2] = ["equal"] * (i2 - i1)
+            m.sb[j1:j2] = ["equal"] * (j2 - j1)
+            m.pa[i1:i2] = range(j1, j2)
+            m.pb[j1:j2] = range(i1, i2)
             continue
-        for i in range(i1, i2):
-            m.block_a[i] = len(m.blocks)
-        for j in range(j1, j2):
-            m.block_b[j] = len(m.blocks)
+        m.block_a[i1:i2] = [len(m.blocks)] * (i2 - i1)
+        m.block_b[j1:j2] = [len(m.blocks)] * (j2 - j1)
         m.blocks.append((op, i1, i2, j1, j2))
     # the same word left over on both sides: moved
     left_b: dict[str, list[int]] = {}
@@ -342,6 +343,9 @@ def _surface_spans(text: str, other: str) -> list[list]:
     return out
 
 
+_BASE_KIND = {"reorder": "reorder", "near": "substitution"}  # a matched token's kind, by how it was matched
+
+
 def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
     """Typed spans [start, end, kind] on each side of a pair."""
     if not b_text.strip():
@@ -357,13 +361,13 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
     for i, s in enumerate(sa):
         if s == "equal":
             continue
-        base = {"reorder": "reorder", "near": "substitution"}.get(s) or (
+        base = _BASE_KIND.get(s) or (
             "substitution" if block_a[i] in open_b else "omission")
         a_spans.append([ta[i][0], ta[i][1], _kind(a_text, ta, i, base, s == "near")])
     for j, s in enumerate(sb):
         if s == "equal":
             continue
-        base = {"reorder": "reorder", "near": "substitution"}.get(s) or (
+        base = _BASE_KIND.get(s) or (
             "substitution" if block_b[j] in open_a else "addition")
         b_spans.append([tb[j][0], tb[j][1], _kind(b_text, tb, j, base, s == "near")])
     b_spans += _surface_spans(b_text, a_text)
