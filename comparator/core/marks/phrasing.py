@@ -467,6 +467,8 @@ def _token_match(a_text: str, b_text: str, token_vectors, all_words: bool = Fals
         (oa, va), (ob, vb) = token_vectors
     except (TypeError, ValueError):
         return None
+    # as float32 once, for both the model tokens' and the words' vectors (the engine keeps them as float16)
+    va, vb = np.asarray(va, dtype=np.float32), np.asarray(vb, dtype=np.float32)
     a, b = _unit_rows(va, oa), _unit_rows(vb, ob)
     if a is None or b is None:
         return None
