@@ -32,6 +32,7 @@ import math
 import os
 import re
 import threading
+from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -66,6 +67,9 @@ class _Tables:
         if not self._load():
             self._build()
             self._save()
+        # a run looks the same words up again and again: the answers are kept (bounded)
+        self.logp = lru_cache(maxsize=1 << 17)(self._logp)
+        self.bigram_logp = lru_cache(maxsize=1 << 17)(self._bigram_logp)
 
     def _build(self) -> None:
         uni_keys, uni_counts = self._read("unigrams.txt")
@@ -150,18 +154,28 @@ class _Tables:
     @staticmethod
     def _find(table: np.ndarray, values: np.ndarray, key: str) -> float | None:
         h = _key_hash(key)
-        i = int(np.searchsorted(table, h))
+        i = int(table.searchsorted(h))
         return float(values[i]) if i < len(table) and table[i] == h else None
 
+    def _logp(self, word: str) -> float | None:
+        return self._find(self.uni_h, self.uni_logp, word)
+
+    def _bigram_logp(self, x: str, y: str) -> float | None:
+        return self._find(self.bi_h, self.bi_logp, f"{x} {y}")
+
     def known(self, word: str) -> bool:
-        return self._find(self.uni_h, self.uni_logp, word) is not None
+        return self.logp(word) is not None
 
     def pmi(self, x: str, y: str) -> float | None:
-        px = self._find(self.uni_h, self.uni_logp, x)
-        py = self._find(self.uni_h, self.uni_logp, y)
+        px = self.logp(x)
+        py = self.logp(y)
         if px is None or py is None:
             return None
-        pxy = self._find(self.bi_h, self.bi_logp, f"{x} {y}")
+        return self.pmi_of(x, y, px, py)
+
+    def pmi_of(self, x: str, y: str, px: float, py: float) -> float | None:
+        """`pmi(x, y)` given the two words' log probabilities (`logp`)."""
+        pxy = self.bigram_logp(x, y)
         return (self.floor_logp if pxy is None else pxy) - px - py
 
 
@@ -184,6 +198,7 @@ def tables() -> _Tables | None:
     return _tables
 
 
+@lru_cache(maxsize=1 << 16)
 def is_word(key: str) -> bool:
     """A lower-case ASCII word the tables could know."""
     return bool(_WORD.fullmatch(key))

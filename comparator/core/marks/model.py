@@ -47,7 +47,7 @@ def _is_punct(key: str) -> bool:
 
 def _side_tables(toks, english: bool):
     """Per token of one side: log unigram probability (None: unknown or not looked up) and the PMI of each
-    token with the next (None where it cannot be said), looked up in one vectorised pass."""
+    token with the next (None where it cannot be said)."""
     n = len(toks)
     logp: list = [None] * n
     pmi: list = [None] * max(0, n - 1)
@@ -55,20 +55,22 @@ def _side_tables(toks, english: bool):
     if t is None or not n:
         return logp, pmi
     keys = [k for _, _, k in toks]
-    word = np.fromiter((fluency.is_word(k) for k in keys), dtype=bool, count=n)
-    h = np.fromiter((fluency._key_hash(k) for k in keys), dtype=np.int64, count=n)
-    i = np.minimum(np.searchsorted(t.uni_h, h), len(t.uni_h) - 1)
-    hit = (t.uni_h[i] == h) & word
-    lp = np.where(hit, t.uni_logp[i], np.nan)
-    logp = [None if v != v else float(v) for v in lp]
-    if n > 1:
-        hb = np.fromiter((fluency._key_hash(f"{x} {y}") for x, y in zip(keys, keys[1:])), dtype=np.int64,
-                         count=n - 1)
-        j = np.minimum(np.searchsorted(t.bi_h, hb), len(t.bi_h) - 1)
-        bi = np.where(t.bi_h[j] == hb, t.bi_logp[j], t.floor_logp)
-        v = bi - lp[:-1] - lp[1:]
-        pmi = [None if x != x else float(x) for x in v]
+    is_word, look, pmi_of = fluency.is_word, t.logp, t.pmi_of
+    for i, k in enumerate(keys):
+        if is_word(k):
+            v = look(k)
+            logp[i] = None if v is None or v != v else v
+    for i in range(n - 1):
+        x, y = logp[i], logp[i + 1]
+        if x is not None and y is not None:
+            v = pmi_of(keys[i], keys[i + 1], x, y)
+            pmi[i] = None if v != v else v
     return logp, pmi
+
+
+# the one-hot columns of each kind (a kind not in KINDS: all zero)
+_KIND_ROWS = {k: [1.0 if n == m else 0.0 for m in range(len(KINDS))] for n, k in enumerate(KINDS)}
+_NO_KIND = [0.0] * len(KINDS)
 
 
 def _clip(x: float | None, lo: float = -10.0, hi: float = 10.0, none: float = 0.0) -> float:
@@ -106,7 +108,7 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
         float(swaps), (min(wording.rarity, 50.0) / 10.0 if english else 0.0), math.log1p(len(ta)),
     ]
     rows = []
-    kind_index = {k: n for n, k in enumerate(KINDS)}
+    is_word = fluency.is_word
     for side, text, toks, sims, sp in (("a", a_text, ta, sims_a, a_spans), ("b", b_text, tb, sims_b, b_spans)):
         if not sp:
             continue
@@ -124,34 +126,35 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
         near = ((gap <= 3).sum(axis=1) - 1).tolist()
         own_ratio = ratio if side == "b" else 1.0 / max(ratio, 1e-3)
         tail = pair + [own_ratio, covered]
-        for n, span in enumerate(sp):
+        side_b = 1.0 if side == "b" else 0.0
+        n_toks, n_chars = len(toks), max(1, len(text))
+        for n, (i0, i1) in enumerate(zip(t0.tolist(), t1.tolist())):
+            span = sp[n]
             s, e, kind = span[0], span[1], span[2]
-            i0, i1 = int(t0[n]), int(t1[n])
-            row = [0.0] * len(KINDS)
-            if kind in kind_index:
-                row[kind_index[kind]] = 1.0
+            row = _KIND_ROWS.get(kind, _NO_KIND).copy()
             n_words = i1 - i0 - sum(punct[i0:i1])
-            row += [1.0 if side == "b" else 0.0, math.log1p(n_words), math.log1p(e - s), 0.0 if n_words else 1.0]
+            row += [side_b, math.log1p(n_words), math.log1p(e - s), 0.0 if n_words else 1.0]
             if sims is not None and i1 > i0:
                 vals = sims[i0:i1]
                 row += [min(vals), sum(vals) / len(vals), 1.0]
             else:
                 row += [1.0, 1.0, 0.0]
             lps = [x for x in logp[i0:i1] if x is not None]
-            unknown = sum(1 for i in range(i0, i1) if logp[i] is None and fluency.is_word(keys[i])) if english else 0
+            unknown = sum(1 for i in range(i0, i1) if logp[i] is None and is_word(keys[i])) if english else 0
             row += [_clip(min(lps), -30, 0) / 10.0 if lps else 0.0,
                     _clip(sum(lps) / len(lps), -30, 0) / 10.0 if lps else 0.0,
                     float(unknown), sum(upper[i0:i1]) / max(1, i1 - i0)]
             if english and i1 > i0:
                 inner = [x for x in pmi[i0:i1 - 1] if x is not None]
                 row += [_clip(pmi[i0 - 1] if i0 > 0 else None) / 10.0,
-                        _clip(pmi[i1 - 1] if i1 < len(toks) else None) / 10.0,
+                        _clip(pmi[i1 - 1] if i1 < n_toks else None) / 10.0,
                         _clip(min(inner) if inner else None) / 10.0, 1.0]
             else:
                 row += [0.0, 0.0, 0.0, 0.0]
-            row += [float(any(ch.isdigit() for ch in text[s:e])), float(any(neg[i0:i1])),
-                    math.log1p(max(0, near[n])), s / max(1, len(text))]
-            rows.append(row + tail)
+            row += [float(any(map(str.isdigit, text[s:e]))), float(any(neg[i0:i1])),
+                    math.log1p(max(0, near[n])), s / n_chars]
+            row += tail
+            rows.append(row)
     return np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
 
 

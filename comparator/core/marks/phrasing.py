@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import NamedTuple
@@ -59,28 +60,49 @@ def _tokens(text: str) -> tuple[tuple[int, int, str], ...]:
     # one pair asks for its texts' tokens several times (matching, evidence, token matching): once is enough
     out = []
     for m in _TOKEN.finditer(text):
-        key = unicodedata.normalize("NFKC", m.group()).lower().translate(_FOLD)
-        if len(key) > 1 and "." in key and not key[0].isdigit():
+        g = m.group()
+        # NFKC and the folding leave ASCII as it is
+        key = g.lower() if g.isascii() else unicodedata.normalize("NFKC", g).lower().translate(_FOLD)
+        if "." in key and len(key) > 1 and not key[0].isdigit():
             key = key.replace(".", "")  # "U.S." = "US", "Mr." = "Mr"
-        out.append((m.start(), m.end(), key))
+        start, end = m.span()
+        out.append((start, end, key))
     return tuple(out)
 
 
+@lru_cache(maxsize=65536)
 def _is_punct(key: str) -> bool:
     return not any(ch.isalnum() for ch in key)
 
 
 @lru_cache(maxsize=65536)
+def _has_digit(key: str) -> bool:
+    return any(ch.isdigit() for ch in key)
+
+
+@lru_cache(maxsize=65536)
 def _near(x: str, y: str) -> bool:
     """Spelled almost alike: the same word inflected or misspelled, or a number with a digit changed."""
-    if min(len(x), len(y)) < 3 or _is_punct(x) or _is_punct(y):
+    lx, ly = len(x), len(y)
+    if min(lx, ly) < 3 or _is_punct(x) or _is_punct(y):
         return False
     short, long_ = sorted((x, y), key=len)
     if len(short) >= 4 and long_.startswith(short):  # "Iran" / "Iranian", "report" / "reported"
         return True
-    sm = SequenceMatcher(None, x, y, autojunk=False)
-    # the two quick ratios bound the ratio from above: most word pairs fail there, before the full match
-    return sm.real_quick_ratio() >= 0.75 and sm.quick_ratio() >= 0.75 and sm.ratio() >= 0.75
+    # the two quick ratios bound the ratio from above: most word pairs fail there, before the full match.
+    # Both as difflib computes them (2.0 * matches / total), without building a SequenceMatcher first:
+    # the lengths (real_quick_ratio), then the letters in common counted with repeats (quick_ratio)
+    if 2.0 * min(lx, ly) / (lx + ly) < 0.75:
+        return False
+    avail = Counter(y)
+    common = 0
+    for ch in x:
+        if avail[ch] > 0:
+            avail[ch] -= 1
+            common += 1
+    if 2.0 * common / (lx + ly) < 0.75:
+        return False
+    return SequenceMatcher(None, x, y, autojunk=False).ratio() >= 0.75
 
 
 class _Match(NamedTuple):
@@ -108,14 +130,14 @@ def _match(a_text: str, b_text: str) -> _Match:
     m = _Match(ta, tb, [None] * len(ta), [None] * len(tb), [-1] * len(ta), [-1] * len(tb),
                [0] * len(ta), [0] * len(tb), [])
     for op, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
-        if op == "equal":
-            for i, j in zip(range(i1, i2), range(j1, j2)):
-                _pair(m, i, j, "equal")
+        if op == "equal":  # _pair for each token of the stretch, a stretch at a time
+            m.sa[i1:i2] = ["equal"] * (i2 - i1)
+            m.sb[j1:j2] = ["equal"] * (j2 - j1)
+            m.pa[i1:i2] = range(j1, j2)
+            m.pb[j1:j2] = range(i1, i2)
             continue
-        for i in range(i1, i2):
-            m.block_a[i] = len(m.blocks)
-        for j in range(j1, j2):
-            m.block_b[j] = len(m.blocks)
+        m.block_a[i1:i2] = [len(m.blocks)] * (i2 - i1)
+        m.block_b[j1:j2] = [len(m.blocks)] * (j2 - j1)
         m.blocks.append((op, i1, i2, j1, j2))
     # the same word left over on both sides: moved
     left_b: dict[str, list[int]] = {}
@@ -128,22 +150,33 @@ def _match(a_text: str, b_text: str) -> _Match:
             _pair(m, i, js.pop(0), "reorder")
     # inside one differing stretch: two words written as one ("air strikes" / "airstrikes"), and a word
     # spelled almost alike (the same word inflected or misspelled)
+    # (each loop over j stops at the first pairing: the token i is taken then)
+    sa, sb = m.sa, m.sb
     for op, i1, i2, j1, j2 in m.blocks:
         if op != "replace":
             continue
         for i in range(i1, i2 - 1):
-            for j in range(j1, j2):
-                if m.sa[i] is None and m.sa[i + 1] is None and m.sb[j] is None and kb[j] == ka[i] + ka[i + 1]:
-                    _pair(m, i, j, "near")
-                    m.sa[i + 1] = "near"
+            if sa[i] is None and sa[i + 1] is None:
+                joined = ka[i] + ka[i + 1]
+                for j in range(j1, j2):
+                    if sb[j] is None and kb[j] == joined:
+                        _pair(m, i, j, "near")
+                        sa[i + 1] = "near"
+                        break
         for j in range(j1, j2 - 1):
-            for i in range(i1, i2):
-                if m.sb[j] is None and m.sb[j + 1] is None and m.sa[i] is None and ka[i] == kb[j] + kb[j + 1]:
-                    _pair(m, i, j, "near")
-                    m.sb[j + 1] = "near"
+            if sb[j] is None and sb[j + 1] is None:
+                joined = kb[j] + kb[j + 1]
+                for i in range(i1, i2):
+                    if sa[i] is None and ka[i] == joined:
+                        _pair(m, i, j, "near")
+                        sb[j + 1] = "near"
+                        break
         for i in range(i1, i2):
+            if sa[i] is not None:
+                continue
+            x = ka[i]
             for j in range(j1, j2):
-                if m.sa[i] is None and m.sb[j] is None and _near(ka[i], kb[j]):
+                if sb[j] is None and _near(x, kb[j]):
                     _pair(m, i, j, "near")
                     break
         # an abbreviation and the words it abbreviates ("US" / "United States"): the same name
@@ -189,6 +222,7 @@ def _english(a_text: str) -> bool:
     return fluency.applies([t[2] for t in _tokens(a_text)])
 
 
+@lru_cache(maxsize=4096)
 def local_swaps(a_text: str, b_text: str) -> int:
     """Neighbouring words of one side that stand in the other order, still side by side, on the other, where
     the other side's order is the usual one: "groups armed" for "armed groups". (A phrase moved as a whole,
@@ -227,15 +261,17 @@ def unusual_wording(a_text: str, b_text: str) -> Wording:
     a_words = set(ka)
     cost, out, unknown = 0.0, [], 0
     tb = m.tb
+    word = [fluency.is_word(t[2]) for t in tb]
+    lower = [b_text[s:e].islower() for s, e, _ in tb]
     for j, (s, e, key) in enumerate(tb):
-        if fluency.is_word(key) and b_text[s:e].islower() and key not in a_words and not fluency.known(key):
+        if word[j] and lower[j] and key not in a_words and not fluency.known(key):
             unknown += 1
             out.append([s, e, "wording"])
         if j + 1 < len(tb):
             s2, e2, key2 = tb[j + 1]
-            if (key, key2) in a_pairs or not (fluency.is_word(key) and fluency.is_word(key2)):
+            if (key, key2) in a_pairs or not (word[j] and word[j + 1]):
                 continue
-            if not (b_text[s:e].islower() and b_text[s2:e2].islower()):
+            if not (lower[j] and lower[j + 1]):
                 continue
             r = fluency.pmi(key, key2)
             if r is not None and r < 0:
@@ -253,7 +289,7 @@ def _kind(text: str, toks, i: int, base: str, near: bool = False) -> str:
     start, end, key = toks[i]
     if _is_punct(key):
         return "punctuation"
-    if any(ch.isdigit() for ch in key):
+    if _has_digit(key):
         return "number"
     # a name matched to a form of itself ("Iran" / "Iranian", "US" / "United States") is not a changed name
     if base in ("substitution", "omission", "addition") and text[start:end][:1].isupper() \
@@ -307,6 +343,9 @@ def _surface_spans(text: str, other: str) -> list[list]:
     return out
 
 
+_BASE_KIND = {"reorder": "reorder", "near": "substitution"}  # a matched token's kind, by how it was matched
+
+
 def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
     """Typed spans [start, end, kind] on each side of a pair."""
     if not b_text.strip():
@@ -322,13 +361,13 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
     for i, s in enumerate(sa):
         if s == "equal":
             continue
-        base = {"reorder": "reorder", "near": "substitution"}.get(s) or (
+        base = _BASE_KIND.get(s) or (
             "substitution" if block_a[i] in open_b else "omission")
         a_spans.append([ta[i][0], ta[i][1], _kind(a_text, ta, i, base, s == "near")])
     for j, s in enumerate(sb):
         if s == "equal":
             continue
-        base = {"reorder": "reorder", "near": "substitution"}.get(s) or (
+        base = _BASE_KIND.get(s) or (
             "substitution" if block_b[j] in open_a else "addition")
         b_spans.append([tb[j][0], tb[j][1], _kind(b_text, tb, j, base, s == "near")])
     b_spans += _surface_spans(b_text, a_text)
@@ -416,13 +455,24 @@ def token_match(a_text: str, b_text: str, token_vectors) -> tuple[float, float, 
       with the words left unmatched on the other side (1 when there are none): a reworded word costs
       little, a dropped or an added word the whole.
     """
+    got = _token_match(a_text, b_text, token_vectors)
+    return None if got is None else got[0]
+
+
+def _token_match(a_text: str, b_text: str, token_vectors, all_words: bool = False):
+    """`token_match`'s sums, and with `all_words` the word vectors of all of A's and of B's tokens
+    (`_word_rows`, None each when unusable); the leftovers' word vectors are then rows of those (a word's
+    row depends on its own model tokens alone), instead of being computed again."""
     try:
         (oa, va), (ob, vb) = token_vectors
     except (TypeError, ValueError):
         return None
+    # as float32 once, for both the model tokens' and the words' vectors (the engine keeps them as float16)
+    va, vb = np.asarray(va, dtype=np.float32), np.asarray(vb, dtype=np.float32)
     a, b = _unit_rows(va, oa), _unit_rows(vb, ob)
     if a is None or b is None:
         return None
+    words = (_word_rows(_tokens(a_text), oa, va), _word_rows(_tokens(b_text), ob, vb)) if all_words else None
     sim = a @ b.T
     n = len(_tokens(a_text)) or 1
     lost = float(np.clip(1.0 - sim.max(axis=1), 0.0, 2.0).sum()) / len(a)
@@ -432,25 +482,26 @@ def token_match(a_text: str, b_text: str, token_vectors) -> tuple[float, float, 
     lb = [j for j, st in enumerate(m.sb) if st is None and not _is_punct(m.tb[j][2])]
     unmatched = float(len(la) + len(lb))
     if la and lb:
-        wa = _word_rows([m.ta[i] for i in la], oa, va)
-        wb = _word_rows([m.tb[j] for j in lb], ob, vb)
+        if words is not None:
+            wa = None if words[0] is None else words[0][la]
+            wb = None if words[1] is None else words[1][lb]
+        else:
+            wa = _word_rows([m.ta[i] for i in la], oa, va)
+            wb = _word_rows([m.tb[j] for j in lb], ob, vb)
         if wa is not None and wb is not None:
             ws = np.clip(wa @ wb.T, 0.0, 1.0)
             unmatched = float((1.0 - ws.max(axis=1)).sum() + (1.0 - ws.max(axis=0)).sum())
-    return lost, extra, unmatched / n
-
+    return (lost, extra, unmatched / n), words
 
 
 def token_evidence(a_text: str, b_text: str, token_vectors) -> tuple[float, ...] | None:
     """`token_match`'s three sums, then the best cosine of each of A's tokens (`tokens(a_text)`) with B's
     tokens and of each of B's with A's, word vectors being the mean of the model tokens they overlap (a token
     past the model's window gets 0). What the span model reads (model.py); None when the vectors are unusable."""
-    tm = token_match(a_text, b_text, token_vectors)
-    if tm is None:
+    got = _token_match(a_text, b_text, token_vectors, all_words=True)
+    if got is None:
         return None
-    (oa, va), (ob, vb) = token_vectors
-    ta, tb = _tokens(a_text), _tokens(b_text)
-    wa, wb = _word_rows(ta, oa, va), _word_rows(tb, ob, vb)
+    tm, (wa, wb) = got
     if wa is None or wb is None:
         return tm
     sim = np.clip(wa @ wb.T, 0.0, 1.0)
