@@ -421,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=mqm_data.DEFAULT_CACHE)
     ap.add_argument("--no-write", action="store_true", help="do not write the model file")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--out", type=Path, default=OUT, help=f"the model file to write (default {OUT.name} in the package)")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N",
                     help="add N training pairs with injected surface breakage (see inject; default 0: none)")
     ap.add_argument("--model", default=mqm_data.DEFAULT_MODEL, help="the encoder for the damaged pairs' evidence")
@@ -567,9 +568,10 @@ def main(argv: list[str] | None = None) -> int:
             "script": "bench/train_marks.py", "seed": SEED, "held_docs": held_docs,
             "sklearn": __import__("sklearn").__version__, "model": f"HistGradientBoostingClassifier {GB}",
             "flag_scale": phrasing.SEVERITY_SCALE,
+            "synthetic": args.synthetic,
         }
-        OUT.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        print(f"wrote {OUT} ({OUT.stat().st_size / 1e3:.0f} kB)")
+        args.out.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")
     if args.json:
         args.json.write_text(json.dumps(figs, indent=1), encoding="utf-8")
     print(f"{time.time() - t0:.0f} s")
