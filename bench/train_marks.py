@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
+import re
 import sys
 import time
 from pathlib import Path
@@ -134,6 +136,218 @@ def augment(rows, y, where, rng):
     return np.vstack(xs), np.concatenate(ys)
 
 
+# --- synthetic surface breakage (--synthetic N) -------------------------------------------------------------
+# Good news MT systems rarely break their sentences' surface, so the MQM rows alone do not teach the trees what
+# a sentence broken mid-way, two swapped words or doubled punctuation look like. With --synthetic N, N copies
+# of TRAINING pairs (never the held-apart ones) get one injected break in B at a random place (fixed seed),
+# of generic kinds in fixed proportions; the spans that cover the damage are errors, every other span keeps
+# the label the raters' spans give it, and the damaged pair goes through the engine's own path (spans,
+# chrF, cosine, token evidence from the encoder; cached beside the MQM cache).
+
+SYNTH_KINDS = (("break", 0.25), ("swap", 0.2), ("punct", 0.2), ("repeat", 0.1), ("drop", 0.1), ("move", 0.15))
+SYNTH_VERSION = 1
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_QUOTES = "\"“”‘’«»()[]"
+
+
+def _words(text):
+    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def inject(text: str, rng, kind: str):
+    """One break of `kind` in `text` at a random place: (new text, (start, end) of the damage in the new
+    text, (start, end) in the old text of what was touched), or None when the text has no place for it."""
+    w = _words(text)
+    if len(w) < 4:
+        return None
+    if kind == "break":  # a sentence broken mid-way: ". " before a word, kept lower-case or capitalised
+        cand = [k for k in range(1, len(w) - 1) if text[w[k - 1][1]:w[k][0]] == " "]
+        if not cand:
+            return None
+        k = cand[int(rng.integers(len(cand)))]
+        s, e = w[k]
+        word = text[s:e]
+        word = word[:1].upper() + word[1:] if rng.random() < 0.5 else word[:1].lower() + word[1:]
+        i = w[k - 1][1]
+        new = text[:i] + ". " + word + text[e:]
+        return new, (i, i + 2 + len(word)), (i, e)
+    if kind == "swap":  # two neighbouring words the other way round
+        cand = [k for k in range(len(w) - 1) if text[w[k][1]:w[k + 1][0]] == " "
+                and text[w[k][0]:w[k][1]].lower() != text[w[k + 1][0]:w[k + 1][1]].lower()]
+        if not cand:
+            return None
+        k = cand[int(rng.integers(len(cand)))]
+        (s1, e1), (s2, e2) = w[k], w[k + 1]
+        x, y = text[s1:e1], text[s2:e2]
+        if k == 0 or text[:s1].rstrip()[-1:] in ".!?\"“":  # keep the sentence's capital in front
+            if x[:1].isupper() and y[:1].islower():
+                x, y = x[:1].lower() + x[1:], y[:1].upper() + y[1:]
+        new = text[:s1] + y + " " + x + text[e2:]
+        return new, (s1, e2), (s1, e2)
+    if kind == "punct":  # a mark doubled, or a stray one between words
+        marks = [m.start() for m in re.finditer(r"[.,;:!?]", text)]
+        if marks and rng.random() < 0.5:
+            i = marks[int(rng.integers(len(marks)))]
+            ins = text[i] if rng.random() < 0.4 else " " + text[i]
+            return text[:i + 1] + ins + text[i + 1:], (i + 1, i + 1 + len(ins)), (i, i + 1)
+        k = int(rng.integers(1, len(w)))
+        i = w[k - 1][1]
+        mark = str(rng.choice([",", ",", ";", ":", "."]))
+        ins = mark if rng.random() < 0.6 else " " + mark
+        if mark == "." and ins == ".":
+            ins = " ."  # "word. next" is the break above
+        return text[:i] + ins + text[i:], (i, i + len(ins)), (i, i)
+    if kind == "repeat":  # a word written twice
+        k = int(rng.integers(len(w)))
+        s, e = w[k]
+        return text[:e] + " " + text[s:e] + text[e:], (e, e + 1 + e - s), (s, e)
+    if kind == "drop":  # a word left out
+        k = int(rng.integers(1, len(w)))
+        s, e = w[k]
+        if text[e:e + 1] == " ":
+            new, cut = text[:s] + text[e + 1:], (s, e + 1)
+        elif text[s - 1:s] == " ":
+            new, cut = text[:s - 1] + text[e:], (s - 1, e)
+        else:
+            return None
+        return new, (cut[0], cut[0]), (s, e)
+    if kind == "move":  # a quote or bracket moved a few words away
+        qs = [i for i, ch in enumerate(text) if ch in _QUOTES
+              and not (0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum())]
+        if not qs:
+            return None
+        i = qs[int(rng.integers(len(qs)))]
+        ch = text[i]
+        rest = text[:i] + text[i + 1:]
+        if text[i - 1:i] == " " and text[i + 1:i + 2] == " ":
+            rest = text[:i] + text[i + 2:]
+        rw = _words(rest)
+        opening = i + 1 < len(text) and text[i + 1].isalnum()
+        cand = [k for k, (s, e) in enumerate(rw) if 0 < abs(s - i) and abs(k - sum(1 for x in rw if x[0] < i)) <= 3]
+        if not cand:
+            return None
+        k = cand[int(rng.integers(len(cand)))]
+        s, e = rw[k]
+        at = s if opening else e
+        new = rest[:at] + ch + rest[at:]
+        if new == text:
+            return None
+        return new, (at, at + 1), (min(i, at), max(i, at) + 1)
+    raise ValueError(kind)
+
+
+def _shift(errors, old, new_len_delta, region):
+    """The raters' spans moved with an edit of the old text's [old[0], old[1]) into one delta longer."""
+    i, j = old
+    out = []
+    for s, e, sev in errors:
+        s2 = s if s <= i else (s + new_len_delta if s >= j else i)
+        e2 = e if e <= i else (e + new_len_delta if e >= j else max(i, region[1]))
+        if e2 > s2:
+            out.append((s2, e2, sev))
+    return out
+
+
+def damaged_pairs(train, n, seed=SEED):
+    """n damaged copies of training pairs: dicts like the data's rows plus `damage` (start, end) in B and
+    `touch` (start, end): where the damage touches B's neighbours (for a dropped word, the words around it)."""
+    rng = np.random.default_rng(seed + 1)
+    names = [k for k, _ in SYNTH_KINDS]
+    probs = np.array([p for _, p in SYNTH_KINDS])
+    probs /= probs.sum()
+    out, tries = [], 0
+    while len(out) < n and tries < 20 * n:
+        tries += 1
+        r = train[int(rng.integers(len(train)))]
+        kind = names[int(rng.choice(len(names), p=probs))]
+        got = inject(r["b"], rng, kind)
+        if got is None:
+            continue
+        new, region, old = got
+        delta = len(new) - len(r["b"])
+        # the edit in old coordinates, as one replacement of the touched stretch
+        edit = (min(old[0], region[0]), max(old[1], region[1] - delta))
+        if kind == "drop":
+            edit = (region[0], region[0] - delta)
+        errors = _shift(r["errors"], edit, delta, region)
+        if region[1] > region[0]:
+            touch = region
+        else:  # nothing left in B: the words on both sides of the gap
+            left = new[:region[0]].rstrip()
+            ls = len(left) - len(re.search(r"\S*$", left).group())
+            rm = re.match(r"\s*\S*", new[region[0]:])
+            touch = (ls, region[0] + rm.end())
+        out.append({"doc": r["doc"], "system": r["system"], "seg": r["seg"], "a": r["a"], "b": new,
+                    "errors": errors, "mqm": r["mqm"], "kind": kind, "damage": region, "touch": touch,
+                    "tokens": None, "chrf": None, "cosine": None})
+    return out
+
+
+def synthetic_rows(train, n, cache: Path, model: str, backend: str | None = None):
+    """damaged_pairs with the engine's pair evidence (chrF, cosine, token evidence), cached."""
+    from comparator.core import metrics
+    from comparator.core.documents import normalise
+    from comparator.core.embed.encoder import get_encoder
+
+    path = cache / f"synthetic-v{SYNTH_VERSION}-{n}-{SEED}-{model.replace('/', '_')}-{backend or 'default'}.pkl"
+    if path.is_file():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    rows = damaged_pairs(train, n)
+    t0 = time.time()
+    sent, _ = metrics.scores([normalise(r["a"]) for r in rows], [normalise(r["b"]) for r in rows])
+    enc = get_encoder(model, backend) if backend else get_encoder(model)
+    norm = sorted({normalise(x) for r in rows for x in (r["a"], r["b"])}, key=len)
+    vec = dict(zip(norm, enc.encode(norm)))
+    for r, s in zip(rows, sent):
+        r["chrf"] = s.chrf
+        r["cosine"] = round(float(np.clip(vec[normalise(r["a"])] @ vec[normalise(r["b"])], -1, 1)), 4)
+    print(f"synthetic: {len(rows)} damaged pairs, sentence evidence {time.time() - t0:.0f} s", flush=True)
+    if hasattr(enc, "token_embeddings"):
+        texts = sorted({x for r in rows for x in (r["a"], r["b"])}, key=len)
+        tv = {}
+        for start in range(0, len(texts), 512):
+            chunk = texts[start:start + 512]
+            tv.update(zip(chunk, enc.token_embeddings(chunk)))
+        for r in rows:
+            te = phrasing.token_evidence(r["a"], r["b"], (tv[r["a"]], tv[r["b"]]))
+            r["tokens"] = None if te is None else tuple(round(x, 5) for x in te)
+        print(f"synthetic: token evidence {time.time() - t0:.0f} s", flush=True)
+    with open(path, "wb") as fh:
+        pickle.dump(rows, fh)
+    return rows
+
+
+def synthetic_labels(r, a_spans, b_spans):
+    """The raters' labels (their spans moved with the edit), and the spans on the damage as errors: B's
+    spans that touch the damaged characters, A's whose counterpart in B touches them."""
+    y0, _ = labels(r, a_spans, b_spans)
+    ya, _ = labels({**r, "errors": [*r["errors"], (*r["touch"], "minor")]}, a_spans, b_spans)
+    na = len(a_spans)
+    y = y0.copy()
+    y[:na] = np.maximum(y0[:na], ya[:na])
+    s0, e0 = r["damage"]
+    ns = _nonspace(r["b"])
+    for k, (s, e, *_) in enumerate(b_spans):
+        lo, hi = max(s, s0), min(e, e0)
+        if hi > lo and ns[lo:hi].any():
+            y[na + k] = 1
+    return y
+
+
+def prepare_synthetic(rows):
+    xs, ys, where = [], [], []
+    for r in rows:
+        a_spans, b_spans = phrasing.spans(r["a"], r["b"])
+        r["a_spans"], r["b_spans"] = a_spans, b_spans
+        if not a_spans and not b_spans:
+            continue
+        xs.append(span_model.span_features(r["a"], r["b"], a_spans, b_spans, r["chrf"], r["cosine"], r["tokens"]))
+        ys.append(synthetic_labels(r, a_spans, b_spans))
+        where.append(r)
+    return np.vstack(xs), np.concatenate(ys), where
+
+
 def fit_trees(x, y):
     """Each span weighs by its length (exp of the `chars` feature): the figures count characters."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -207,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=mqm_data.DEFAULT_CACHE)
     ap.add_argument("--no-write", action="store_true", help="do not write the model file")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--out", type=Path, default=OUT, help=f"the model file to write (default {OUT.name} in the package)")
+    ap.add_argument("--synthetic", type=int, default=0, metavar="N",
+                    help="add N training pairs with injected surface breakage (see inject; default 0: none)")
+    ap.add_argument("--model", default=mqm_data.DEFAULT_MODEL, help="the encoder for the damaged pairs' evidence")
     args = ap.parse_args(argv)
     if not mqm_data.have_data(args.data):
         return 2
@@ -220,6 +438,24 @@ def main(argv: list[str] | None = None) -> int:
     x0, y0, sev, where0 = prepare(train)
     xa, ya = augment(train, y0, where0, rng)
     x, y = np.vstack([x0, xa]), np.concatenate([y0, ya])
+    if args.synthetic:
+        syn = synthetic_rows(train, args.synthetic, args.cache, args.model)
+        xs, ys, syn_rows = prepare_synthetic(syn)
+        # as augment: some of them again without the token evidence or the English word evidence
+        extra_x, extra_y = [xs], [ys]
+        n = 0
+        for r in syn_rows:
+            k = len(r["a_spans"]) + len(r["b_spans"])
+            u = rng.random()
+            if u < 0.35:
+                extra_x.append(span_model.span_features(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"],
+                                                        r["cosine"], None if u < 0.2 else r["tokens"],
+                                                        english=None if u < 0.2 else False))
+                extra_y.append(ys[n:n + k])
+            n += k
+        x, y = np.vstack([x, *extra_x]), np.concatenate([y, *extra_y])
+        print(f"synthetic: {len(syn_rows)} damaged pairs, {len(xs)} span rows ({int(ys.sum())} errors), "
+              f"{sum(len(v) for v in extra_x)} with the variants", flush=True)
     xh, _, _, where_h = prepare(held)
     print(f"{len(train)} training pairs ({len(x)} span rows), {len(held)} held-apart pairs in {len(held_docs)} "
           f"documents ({len(xh)} spans); features {time.time() - t0:.0f} s", flush=True)
@@ -332,9 +568,10 @@ def main(argv: list[str] | None = None) -> int:
             "script": "bench/train_marks.py", "seed": SEED, "held_docs": held_docs,
             "sklearn": __import__("sklearn").__version__, "model": f"HistGradientBoostingClassifier {GB}",
             "flag_scale": phrasing.SEVERITY_SCALE,
+            "synthetic": args.synthetic,
         }
-        OUT.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        print(f"wrote {OUT} ({OUT.stat().st_size / 1e3:.0f} kB)")
+        args.out.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")
     if args.json:
         args.json.write_text(json.dumps(figs, indent=1), encoding="utf-8")
     print(f"{time.time() - t0:.0f} s")
