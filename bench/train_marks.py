@@ -24,6 +24,7 @@ the old flag and sentence chrF.
     .venv/bin/python bench/train_marks.py                # fit, write the model file, print the figures
     .venv/bin/python bench/train_marks.py --no-write     # the figures only
     .venv/bin/python bench/train_marks.py --json out.json
+    .venv/bin/python bench/train_marks.py --synthetic 0 --no-write   # without the synthetic breakage
 """
 from __future__ import annotations
 
@@ -422,8 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not write the model file")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--out", type=Path, default=OUT, help=f"the model file to write (default {OUT.name} in the package)")
-    ap.add_argument("--synthetic", type=int, default=0, metavar="N",
-                    help="add N training pairs with injected surface breakage (see inject; default 0: none)")
+    ap.add_argument("--synthetic", type=int, default=3000, metavar="N",
+                    help="add N training pairs with injected surface breakage (see inject; default 3000, as the packaged model; 0: none)")
     ap.add_argument("--model", default=mqm_data.DEFAULT_MODEL, help="the encoder for the damaged pairs' evidence")
     args = ap.parse_args(argv)
     if not mqm_data.have_data(args.data):
