@@ -201,7 +201,7 @@ class Lexical:
         for t in range(1, da):
             va = va + self.a[ua + t]
         lo, hi = int(sb.min()), int(sb.max()) + db
-        if len(ua) * (hi - lo) <= 16 * len(sa) + 65536:
+        if _stretch_pays(len(ua), hi - lo, len(sa)):
             y = np.zeros((len(ua), hi - lo + 1), dtype=np.float64)
             np.cumsum(va @ self.b[lo:hi].T, axis=1, dtype=np.float64, out=y[:, 1:])
             dots = y[inv, sb - lo + db] - y[inv, sb - lo]
@@ -280,6 +280,12 @@ def _length_prior(la, lb, ratio: float = 1.0):
     return np.log2(1.0 + lo / hi)
 
 
+def _stretch_pays(rows: int, stretch: int, cells: int) -> bool:
+    """Whether one product of `rows` distinct A vectors with a stretch of `stretch` B vectors costs little
+    beside gathering two vectors for each of `cells` cells (at most 16 products a cell, or a small block)."""
+    return rows * stretch <= 16 * cells + 65536
+
+
 def _cell_dots(fa, ia: np.ndarray, fb, jb: np.ndarray) -> np.ndarray:
     """fa(ia)[c] . fb(jb)[c] for every cell c (fa, fb: the vectors of rows / windows given their
     indices). Cells of a band come in runs of nearby indices, so one matrix product of the distinct A
@@ -290,7 +296,7 @@ def _cell_dots(fa, ia: np.ndarray, fb, jb: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.float32)
     ua, inv = np.unique(ia, return_inverse=True)
     j0, j1 = int(jb.min()), int(jb.max()) + 1
-    if len(ua) * (j1 - j0) <= 16 * len(ia) + 65536:
+    if _stretch_pays(len(ua), j1 - j0, len(ia)):
         return (fa(ua) @ fb(np.arange(j0, j1)).T)[inv, jb - j0]
     return np.einsum("ij,ij->i", fa(ia), fb(jb))
 

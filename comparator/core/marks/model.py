@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -38,11 +37,6 @@ FEATURES = (
     "chrf", "cosine", "lost", "extra", "unmatched", "has_tm",
     "swaps", "rarity", "len_a", "len_ratio", "covered",
 )
-
-
-@lru_cache(maxsize=65536)
-def _is_punct(key: str) -> bool:
-    return not any(ch.isalnum() for ch in key)
 
 
 def _side_tables(toks, english: bool):
@@ -113,7 +107,7 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
         if not sp:
             continue
         keys = [k for _, _, k in toks]
-        punct = [_is_punct(k) for k in keys]
+        punct = [phrasing._is_punct(k) for k in keys]
         upper = [text[s0:e0][:1].isupper() for s0, e0, _ in toks]
         neg = [k in _NEG or k.endswith("n't") for k in keys]
         logp, pmi = _side_tables(toks, english)
