@@ -382,3 +382,75 @@ def test_block_dp_matches_cell_by_cell(seed):
     got = align._dp(n, m, lo, hi, moves, score, -0.3)
     ref = _reference_dp(n, m, lo, hi, moves, lambda i, j, da, db: table[(da, db)][i, j], -0.3)
     assert got == ref
+
+
+def test_speech_cuts_are_turns_of_dialogue():
+    cuts = align.speech_cuts(["He said:", "\u201cGo.\u201d", "Then he left.", "'Why?' she asked.", "Fine.",
+                              "\u300c\u597d\u300d", "x"])
+    # the ends count as turns; after a colon, after a closing quote, before an opening quote
+    assert cuts.tolist() == [1, 1, 1, 1, 0, 1, 1, 1]
+
+
+def _dialogue_case(rng, n=60, lean=0.555):
+    """A and B tell the same n sentences, every third one a quoted line on both sides. At A[21] (a quoted
+    line: the cut before it is a turn) B has three sentences where A has two: B[20] renders A[20], B[21]
+    opens A[21]'s quote and B[22] closes it, each half as long as A[20] and A[21], but B[21]'s vector
+    leans towards A[20] (`lean`), so by the embeddings B[21] completes A[20]; by the dialogue it opens
+    A[21]'s reply."""
+    u = _unit(rng, n, 64)
+
+    def noisy(v, s=0.4):
+        v = v + s * _unit(rng, 1, 64)[0]
+        return v / np.linalg.norm(v)
+
+    def text(k, w=5):
+        words = " ".join(_words(rng, w))
+        return f"'{words}.'" if k % 3 == 0 else f"{words}."
+
+    ta = [text(k, 6 if k in (20, 21) else 5) for k in range(n)]
+    tb, vb = [], []
+    for k in range(n):
+        if k == 20:  # as long as B[21] and B[22]: the lengths do not tell where B[21] goes
+            tb.append(text(k, 3))
+            vb.append(noisy(u[k]))
+        elif k == 21:
+            tb.append("'" + " ".join(_words(rng, 3)) + ",")
+            vb.append(noisy(lean * u[20] + (1 - lean) * u[21], 0.2))
+            tb.append(" ".join(_words(rng, 3)) + ".'")
+            vb.append(noisy(u[21]))
+        else:
+            tb.append(text(k))
+            vb.append(noisy(u[k]))
+    vb = np.asarray(vb, dtype=np.float32)
+
+    def side(vecs, texts):
+        lengths = [len(t) for t in texts]
+        return align.Windows(_windows(vecs, lengths).vecs, np.asarray(lengths, float), np.zeros(len(vecs), int),
+                             texts)
+
+    return side(u, ta), side(vb, tb)
+
+
+def test_dialogue_evidence_puts_a_reply_with_its_speaker():
+    a, b = _dialogue_case(np.random.default_rng(5))
+    plain = align.align(a, b, align.AlignParams(speech=0, lexical=0))
+    assert _partner(plain, 20) == (20, 21)  # the embeddings give the reply's opening to A[20]
+    spoken = align.align(a, b, align.AlignParams(lexical=0))
+    assert _partner(spoken, 20) == (20,)
+    assert _partner(spoken, 21) == (21, 22)
+    assert all(_partner(spoken, k) == (k + (k > 21),) for k in range(60) if k not in (20, 21))
+    _check_complete(spoken, 60, 61)
+    path = align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum), np.diff(b.cum), -0.1)
+    _, _, value = align._boundary_evidence(a, b, path, align.AlignParams(), None)
+    assert value[1, 1] > 0 > value[1, 0] and value[0, 1] < 0  # cuts that agree are likelier pairs' ends
+
+
+def test_dialogue_evidence_changes_nothing_without_dialogue():
+    a, b = _lexical_case(np.random.default_rng(3))  # no quotes, no colons
+    path = align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum), np.diff(b.cum), -0.1)
+    _, _, value = align._boundary_evidence(a, b, path, align.AlignParams(), None)
+    assert abs(value[0, 0]) < 0.01
+    with_speech = align.align(a, b, align.AlignParams())
+    without = align.align(a, b, align.AlignParams(speech=0))
+    assert [(bd.a, bd.b) for bd in with_speech] == [(bd.a, bd.b) for bd in without]
+    assert align._boundary_evidence(a, b, path, align.AlignParams(speech=0), None) is None

@@ -56,6 +56,10 @@ class AlignParams:
     # support (see `lexical_weight`: 0 when the n-grams do not tell a sentence's pair from its
     # neighbours, e.g. two sides in different scripts); 0 turns the evidence off
     lexical: float = 1.0
+    # weight of the dialogue evidence: a cut between two beads where one side's sentences change speaker
+    # or leave a quotation (a closing quote, an opening quote, a speech-introducing colon) and the other's
+    # do not, as a multiple of the weight the two texts support (see `boundary_evidence`); 0 turns it off
+    speech: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -482,6 +486,9 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         a_proj = {k: v @ mean for k, v in a_win.vecs.items()}
         b_proj = {k: v @ mean for k, v in b_win.vecs.items()}
     lex, lex_w, lex_base, lex_norm = _lexical_evidence(a_win, b_win, path1, params, mean)
+    cut = _boundary_evidence(a_win, b_win, path1, params, mean)
+    if cut is not None:
+        cut_a, cut_b, cut_value = cut
 
     def score(i, sb, da, db):
         # arrays of cells: i, the row where the move ends; sb, the first B sentence of its window
@@ -499,6 +506,8 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         if lex_w:
             sim = (sim + lex_w * (lex.cosines(sao, da, sbo, db) - lex_base)) * lex_norm
         val = sim * _length_prior(a_win.length(sao, da), b_win.length(sbo, db), ratio)
+        if cut is not None:  # the cut this bead ends at
+            val = val + cut_value[cut_a[sao + da], cut_b[sbo + db]]
         merged = da + db - 2
         if merged:
             val = val - params.merge_penalty * merged
@@ -524,6 +533,87 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
 
 
 DECOY_SHIFTS = (-3, -2, 2, 3)  # B sentences this far from a pass-one pair stand for the wrong candidates
+
+
+def _path_pairs(path1, limit: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """A and B sentence indices of pass one's 1-1 pairs, an even sample of at most `limit`."""
+    pi = np.array([i0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
+    pj = np.array([j0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
+    if len(pi) > limit:  # an even sample is as good as all of them
+        keep = np.linspace(0, len(pi) - 1, limit).astype(np.int64)
+        pi, pj = pi[keep], pj[keep]
+    return pi, pj
+
+
+def _pair_cosines(a_win: Windows, b_win: Windows, i: np.ndarray, j: np.ndarray, mean) -> np.ndarray:
+    """The (centred, as pass two compares them) cosine of single sentences a[i[k]], b[j[k]]."""
+    a1, b1 = a_win.vecs[1], b_win.vecs[1]
+    sim = np.einsum("ij,ij->i", a1[i], b1[j])
+    if mean is None:
+        return sim
+    return _centred_cosine(sim, a1[i] @ mean, b1[j] @ mean, float(mean @ mean))
+
+
+QUOTE_OPEN = frozenset("\"'\u201c\u2018\u201e\u00ab\u2039\u300c\u300e")  # " ' “ ‘ „ « ‹ 「 『
+QUOTE_CLOSE = frozenset("\"'\u201d\u2019\u00bb\u203a\u300d\u300f")  # " ' ” ’ » › 」 』
+SPEECH_INTRO = frozenset(":\uff1a")  # : ：
+
+
+def speech_cuts(texts: list[str]) -> np.ndarray:
+    """(n + 1,) int8: 1 where the cut after k sentences is a turn of dialogue (the sentence before ends
+    with a closing quote or introduces speech with a colon, or the sentence after opens a quote), else
+    0; the two ends of the text count as turns. Marks, not words: the same in every language."""
+    n = len(texts)
+    out = np.ones(n + 1, dtype=np.int8)
+    for k in range(1, n):
+        last, first = texts[k - 1].rstrip()[-1:], texts[k].lstrip()[:1]
+        out[k] = last in QUOTE_CLOSE or last in SPEECH_INTRO or first in QUOTE_OPEN
+    return out
+
+
+CUT_KINDS = 2  # the kinds speech_cuts gives
+
+
+def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean):
+    """(cuts of A, cuts of B, value) for pass two, or None without texts or with params.speech 0.
+    A bead ending at cell (i, j) adds value[cuts_a[i], cuts_b[j]]: how much likelier pass one's 1-1
+    pairs end where the two sides' cuts are of these kinds (turn of dialogue or not) than near decoys
+    do (the same A cut against B cuts one sentence away, where a misplaced boundary puts it), as a log
+    likelihood ratio (counts plus one half each) put in cosine units by the embeddings' own log
+    likelihood ratio per unit of cosine between the same pairs and decoys (a Gaussian of shared
+    variance: difference of the means over the variance). Texts without dialogue give every cell
+    nearly the same value, which changes nothing."""
+    if not params.speech or a_win.texts is None or b_win.texts is None:
+        return None
+    n, m = a_win.n, b_win.n
+    pi, pj = _path_pairs(path1)
+    if len(pi) < 8:
+        return None
+    cuts_a, cuts_b = speech_cuts(a_win.texts), speech_cuts(b_win.texts)
+    ti, tj = pi + 1, pj + 1  # the cut after the pair
+    inner = (ti < n) & (tj < m)
+    ti, tj = ti[inner], tj[inner]
+    fi = np.concatenate([ti, ti])
+    fj = np.concatenate([tj - 1, tj + 1])
+    ok = (fj > 0) & (fj < m)
+    fi, fj = fi[ok], fj[ok]
+    if len(ti) < 8 or len(fi) < 8:
+        return None
+    k = CUT_KINDS
+    true = np.bincount(cuts_a[ti] * k + cuts_b[tj], minlength=k * k) + 0.5
+    false = np.bincount(cuts_a[fi] * k + cuts_b[fj], minlength=k * k) + 0.5
+    llr = np.log((true / true.sum()) / (false / false.sum()))
+    # the embeddings' log likelihood ratio per unit of cosine, from the same pairs and decoys
+    di = np.concatenate([pi for _ in DECOY_SHIFTS])
+    dj = np.concatenate([pj + s for s in DECOY_SHIFTS])
+    keep = (dj >= 0) & (dj < m)
+    et, ef = _pair_cosines(a_win, b_win, pi, pj, mean), _pair_cosines(a_win, b_win, di[keep], dj[keep], mean)
+    var = (et.var() * len(et) + ef.var() * len(ef)) / (len(et) + len(ef))
+    per_unit = (et.mean() - ef.mean()) / max(var, 1e-9)
+    if per_unit <= 0:
+        return None
+    value = (params.speech * llr / per_unit).reshape(k, k)
+    return cuts_a, cuts_b, value
 
 
 def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean):
