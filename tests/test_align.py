@@ -454,3 +454,49 @@ def test_dialogue_evidence_changes_nothing_without_dialogue():
     without = align.align(a, b, align.AlignParams(speech=0))
     assert [(bd.a, bd.b) for bd in with_speech] == [(bd.a, bd.b) for bd in without]
     assert align._boundary_evidence(a, b, path, align.AlignParams(speech=0), None) is None
+
+
+def _additions_case(rng, n=40, near=0.5):
+    """B renders A's n sentences (every fourth one broken in two) and adds two paragraphs of its own,
+    long enough to make B three quarters longer than A. Returns the sides and B's added sentences."""
+    u = _unit(rng, n, 64)
+    vb, lb, added = [], [], []
+    for k in range(n):
+        v = u[k] + 0.3 * _unit(rng, 1, 64)[0]
+        vb.append(v / np.linalg.norm(v))
+        lb.append(150.0 if k % 4 == 0 else 200.0)
+        if k % 4 == 0:  # the broken-off end of the sentence
+            v = u[k] + 0.8 * _unit(rng, 1, 64)[0]
+            vb.append(v / np.linalg.norm(v))
+            lb.append(50.0)
+        if k in (10, 25):
+            for _ in range(5):
+                added.append(len(vb))
+                v = near * u[k] + _unit(rng, 1, 64)[0]  # on the same subject as the sentence before
+                vb.append(v / np.linalg.norm(v))
+                lb.append(600.0)
+    a = _windows(u, np.full(n, 200.0))
+    b = _windows(np.asarray(vb, dtype=np.float32), lb)
+    return a, b, added
+
+
+def test_added_paragraphs_stay_one_sided_though_they_lengthen_the_text(monkeypatch):
+    a, b, added = _additions_case(np.random.default_rng(11))
+    beads = align.align(a, b)
+    _check_complete(beads, a.n, b.n)
+    one_sided = {j for bd in beads if not bd.a for j in bd.b}
+    assert set(added) <= one_sided
+    assert all(len(bd.a) == 1 for bd in beads if bd.b and bd.a)
+    # the length ratio of the whole texts (1.75) would make every pair look short and swallow them
+    monkeypatch.setattr(align, "paired_length_ratio", lambda path, la, lb, strength, fallback: fallback)
+    monkeypatch.setattr(align, "RATIO_ROUNDS", 0)
+    swallowed = align.align(a, b)
+    assert not set(added) <= {j for bd in swallowed if not bd.a for j in bd.b}
+
+
+def test_paired_length_ratio_counts_paired_sentences_only():
+    la, lb = np.full(20, 100.0), np.r_[np.full(20, 120.0), np.full(10, 500.0)]
+    path = [(i, i + 1, i, i + 1) for i in range(20)] + [(20, 20, j, j + 1) for j in range(20, 30)]
+    assert align.paired_length_ratio(path, la, lb, 1.0, 9.9) == pytest.approx(1.2)
+    assert align.length_ratio(la, lb) == pytest.approx(3.7)
+    assert align.paired_length_ratio(path[:5], la, lb, 1.0, 9.9) == 9.9  # too few pairs: the fallback

@@ -10,7 +10,11 @@ generic sentence match its neighbours' translations almost as well as its own. W
 the sentences' texts (`Windows.texts`), pass two adds lexical evidence to that cosine: the cosine of
 the windows' hashed, idf-weighted character n-gram counts, above what a near decoy gets, times a
 weight the two texts themselves support (`lexical_weight`; 0 when they share no script), the sum
-scaled back to the embeddings' range (`_lexical_evidence`). A last step gives a
+scaled back to the embeddings' range (`_lexical_evidence`). Each cut between beads adds dialogue evidence
+(`_boundary_evidence`: whether each side's cut is a turn of dialogue, as a log likelihood ratio the two
+texts support). The length prior's ratio of the two texts' lengths is read off the sentences that are
+paired, and pass two re-run until it settles, so that added paragraphs do not make every pair look
+short (`paired_length_ratio`). A last step gives a
 sentence the DP left unaligned to the pair beside it when it completes that pair (`_absorb`).
 Windows of up to MAX_WINDOW sentences come embedded by the caller; longer ones are the length-weighted
 mean of their sentences' vectors, computed on the fly from prefix sums. Time and memory grow with
@@ -275,6 +279,22 @@ def length_ratio(a_len: np.ndarray, b_len: np.ndarray, strength: float = 1.0) ->
     return float(np.clip(tb / ta, 0.1, 10.0)) ** float(strength)
 
 
+def paired_length_ratio(path, a_len: np.ndarray, b_len: np.ndarray, strength: float, fallback: float) -> float:
+    """length_ratio over the sentences a path pairs (its two-sided moves) only: sentences found in one
+    rendering (added paragraphs, a comment section) would otherwise make every sentence of the other
+    text look short beside its pair, and the length prior would then favour pairs that swallow them.
+    `fallback` when the path pairs fewer than 8 sentences of A."""
+    pa = [k for i0, i1, j0, j1 in path if i1 > i0 and j1 > j0 for k in range(i0, i1)]
+    pb = [k for i0, i1, j0, j1 in path if i1 > i0 and j1 > j0 for k in range(j0, j1)]
+    if len(pa) < 8:
+        return fallback
+    return length_ratio(a_len[pa], b_len[pb], strength)
+
+
+RATIO_ROUNDS = 3  # at most this many more runs of pass two while the paired length ratio moves
+RATIO_TOLERANCE = 0.005  # ... by more than this (natural log)
+
+
 def _length_prior(la, lb, ratio: float = 1.0):
     """How alike the lengths of two windows are, in (0, 1]: log2(1 + shorter / longer), A's length first
     put in B's units (`ratio`, see length_ratio)."""
@@ -472,6 +492,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         report2 = lambda i, total: progress(total + i, 2 * total)  # noqa: E731
     ratio = length_ratio(a_len, b_len, params.length_norm)
     path1 = first_pass(a1, b1, a_len, b_len, params.skip, report1, ratio=ratio)
+    ratio = paired_length_ratio(path1, a_len, b_len, params.length_norm, ratio)
     ci, cj = _path_cells(path1)
     lo, hi = _band_from_cells(ci, cj, n, m, BAND_PASS2)
 
@@ -517,6 +538,14 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         return out
 
     path = _dp(n, m, lo, hi, MOVES, score, params.skip, report2)
+    # the ratio re-read off pass two's pairs (merges included: a free rendering's longer sentences count)
+    # until it settles: a fixed point, not the first guess, decides what a long window is
+    for _ in range(RATIO_ROUNDS):
+        new = paired_length_ratio(path, a_len, b_len, params.length_norm, ratio)
+        if abs(np.log(new / ratio)) < RATIO_TOLERANCE:
+            break
+        ratio = new
+        path = _dp(n, m, lo, hi, MOVES, score, params.skip, None)
     beads: list[Bead] = []
     for i0, i1, j0, j1 in path:
         a_idx, b_idx = tuple(range(i0, i1)), tuple(range(j0, j1))
