@@ -141,14 +141,17 @@ def augment(rows, y, where, rng):
 # Good news MT systems rarely break their sentences' surface, so the MQM rows alone do not teach the trees what
 # a sentence broken mid-way, two swapped words or doubled punctuation look like. With --synthetic N, N copies
 # of TRAINING pairs (never the held-apart ones) get one injected break in B at a random place (fixed seed),
-# of generic kinds in fixed proportions; the spans that cover the damage are errors, every other span keeps
-# the label the raters' spans give it, and the damaged pair goes through the engine's own path (spans,
-# chrF, cosine, token evidence from the encoder; cached beside the MQM cache).
+# of generic kinds in fixed proportions (version 2 adds "quote": a quotation mark or bracket turned the wrong
+# way and left standing alone, dropped or doubled); the spans that cover the damage are errors, every other
+# span keeps the label the raters' spans give it, and the damaged pair goes through the engine's own path
+# (spans, chrF, cosine, token evidence from the encoder; cached beside the MQM cache).
 
-SYNTH_KINDS = (("break", 0.25), ("swap", 0.2), ("punct", 0.2), ("repeat", 0.1), ("drop", 0.1), ("move", 0.15))
-SYNTH_VERSION = 1
+SYNTH_KINDS = (("break", 0.2), ("swap", 0.2), ("punct", 0.15), ("repeat", 0.1), ("drop", 0.1), ("move", 0.1),
+               ("quote", 0.15))
+SYNTH_VERSION = 2
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _QUOTES = "\"“”‘’«»()[]"
+_TURNED = dict(zip("“”‘’«»()[]\"", "”“’‘»«)(][\""))
 
 
 def _words(text):
@@ -234,6 +237,21 @@ def inject(text: str, rng, kind: str):
         if new == text:
             return None
         return new, (at, at + 1), (min(i, at), max(i, at) + 1)
+    if kind == "quote":  # a quotation mark or bracket turned the wrong way and left alone, dropped or doubled
+        qs = [i for i, ch in enumerate(text) if ch in _QUOTES
+              and not (0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum())]
+        if not qs:
+            return None
+        i = qs[int(rng.integers(len(qs)))]
+        ch = text[i]
+        u = rng.random()
+        if u < 0.45:  # 'Covid.”' -> 'Covid. “', '“We' -> '” We'
+            if i > 0 and not text[i - 1].isspace():  # a closing mark, attached to what it closes
+                return text[:i] + " " + _TURNED[ch] + text[i + 1:], (i, i + 2), (i, i + 1)
+            return text[:i] + _TURNED[ch] + " " + text[i + 1:], (i, i + 2), (i, i + 1)
+        if u < 0.75:
+            return text[:i] + text[i + 1:], (i, i), (i, i + 1)
+        return text[:i + 1] + ch + text[i + 1:], (i + 1, i + 2), (i, i + 1)
     raise ValueError(kind)
 
 
