@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not is_mark(sp):
                     continue
                 hit = [name for name, (kk, rb, ra) in found.items() if kk == k
-                       and ((side == "B" and _overlap(sp, rb)) or (side == "A" and ra is not None and _overlap(sp, ra)))]
+                       and (_overlap(sp, rb) if side == "B" else ra is not None and _overlap(sp, ra))]
                 on_breakage += bool(hit)
                 marks.append({"pair": k, "side": side, "kind": sp[2], "p": sp[3], "text": text[sp[0]:sp[1]],
                               "breakage": hit[0] if hit else None})
