@@ -141,14 +141,19 @@ def augment(rows, y, where, rng):
 # Good news MT systems rarely break their sentences' surface, so the MQM rows alone do not teach the trees what
 # a sentence broken mid-way, two swapped words or doubled punctuation look like. With --synthetic N, N copies
 # of TRAINING pairs (never the held-apart ones) get one injected break in B at a random place (fixed seed),
-# of generic kinds in fixed proportions; the spans that cover the damage are errors, every other span keeps
-# the label the raters' spans give it, and the damaged pair goes through the engine's own path (spans,
-# chrF, cosine, token evidence from the encoder; cached beside the MQM cache).
+# of generic kinds in fixed proportions, and N / 10 more copies of training pairs that have a quotation mark
+# or bracket get one of them turned the wrong way and left standing alone, dropped or doubled ("quote",
+# since version 4; B's straight quotes set typographically first, as they have no way round; the first N
+# pairs are those of version 1); the spans that cover the damage are errors, every other
+# span keeps the label the raters' spans give it, and the damaged pair goes through the engine's own path
+# (spans, chrF, cosine, token evidence from the encoder; cached beside the MQM cache).
 
 SYNTH_KINDS = (("break", 0.25), ("swap", 0.2), ("punct", 0.2), ("repeat", 0.1), ("drop", 0.1), ("move", 0.15))
-SYNTH_VERSION = 1
+SYNTH_QUOTE = 0.1  # and this share of N more, each with a quotation mark or bracket damaged ("quote")
+SYNTH_VERSION = 4
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _QUOTES = "\"“”‘’«»()[]"
+_TURNED = dict(zip("“”‘’«»()[]\"", "”“’‘»«)(][\""))
 
 
 def _words(text):
@@ -234,6 +239,24 @@ def inject(text: str, rng, kind: str):
         if new == text:
             return None
         return new, (at, at + 1), (min(i, at), max(i, at) + 1)
+    if kind == "quote":  # a quotation mark or bracket turned the wrong way and left alone, dropped or doubled
+        qs = [i for i, ch in enumerate(text) if ch in _QUOTES
+              and not (0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum())]
+        if not qs:
+            return None
+        i = qs[int(rng.integers(len(qs)))]
+        if text[i] == '"':  # straight quotes have no way round: B's set typographically first, by their places
+            text = "".join(("“" if k == 0 or not text[k - 1].strip() or text[k - 1] in "([" else "”")
+                           if ch == '"' else ch for k, ch in enumerate(text))
+        ch = text[i]
+        u = rng.random()
+        if u < 0.45:  # 'Covid.”' -> 'Covid. “', '“We' -> '” We'
+            if i > 0 and not text[i - 1].isspace():  # a closing mark, attached to what it closes
+                return text[:i] + " " + _TURNED[ch] + text[i + 1:], (i, i + 2), (i, i + 1)
+            return text[:i] + _TURNED[ch] + " " + text[i + 1:], (i, i + 2), (i, i + 1)
+        if u < 0.75:
+            return text[:i] + text[i + 1:], (i, i), (i, i + 1)
+        return text[:i + 1] + ch + text[i + 1:], (i + 1, i + 2), (i, i + 1)
     raise ValueError(kind)
 
 
@@ -250,11 +273,19 @@ def _shift(errors, old, new_len_delta, region):
 
 
 def damaged_pairs(train, n, seed=SEED):
-    """n damaged copies of training pairs: dicts like the data's rows plus `damage` (start, end) in B and
-    `touch` (start, end): where the damage touches B's neighbours (for a dropped word, the words around it)."""
-    rng = np.random.default_rng(seed + 1)
-    names = [k for k, _ in SYNTH_KINDS]
-    probs = np.array([p for _, p in SYNTH_KINDS])
+    """n damaged copies of training pairs (SYNTH_KINDS), then n x SYNTH_QUOTE with a quote damaged: dicts like
+    the data's rows plus `damage` (start, end) in B and `touch` (start, end): where the damage touches B's
+    neighbours (for a dropped word, the words around it)."""
+    out = _damaged(train, n, np.random.default_rng(seed + 1), SYNTH_KINDS)
+    quoted = [r for r in train if any(ch in _QUOTES for ch in r["b"])]
+    if quoted and n:
+        out += _damaged(quoted, int(round(n * SYNTH_QUOTE)), np.random.default_rng(seed + 2), (("quote", 1.0),))
+    return out
+
+
+def _damaged(train, n, rng, kinds):
+    names = [k for k, _ in kinds]
+    probs = np.array([p for _, p in kinds])
     probs /= probs.sum()
     out, tries = [], 0
     while len(out) < n and tries < 20 * n:
@@ -424,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--out", type=Path, default=OUT, help=f"the model file to write (default {OUT.name} in the package)")
     ap.add_argument("--synthetic", type=int, default=3000, metavar="N",
-                    help="add N training pairs with injected surface breakage (see inject; default 3000, as the packaged model; 0: none)")
+                    help="add N training pairs with injected surface breakage and N/10 with a quote damaged (see "
+                         "inject; default 3000, as the packaged model; 0: none)")
     ap.add_argument("--model", default=mqm_data.DEFAULT_MODEL, help="the encoder for the damaged pairs' evidence")
     args = ap.parse_args(argv)
     if not mqm_data.have_data(args.data):

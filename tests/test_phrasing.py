@@ -87,6 +87,36 @@ def test_punctuation_damage():
     assert phrasing._is_damage(b, s, e)
 
 
+def test_stray_quote_or_bracket():
+    a = "“The less time we can spend on it, like saving lives from Covid.” Hood said."
+    b = "“The less time we can spend on it, like saving lives from Covid. “ Hood said."
+    assert ("“", "punctuation") in _shown(b, spans(a, b)[1])
+    assert phrasing.unbalanced(a, b) == 2 and phrasing.unbalanced(a, a) == 0
+    assert [b[i] for i in phrasing.stray_marks(b)] == ["“"] and phrasing.stray_marks(a) == []
+    assert phrasing.stray_marks("It rose (by 5%.") == [8]
+    assert phrasing.stray_marks("“A,” he said. “B. “") == [18]
+    # straight quotes (no direction), an apostrophe, or a quote left open as the reference leaves it open (a
+    # quotation going on in the next paragraph) are not stray
+    assert not [k for _, _, k in spans('He said " yes " then.', 'He said " yes " and left.')[1]
+                if k == "punctuation"]
+    open_a, open_b = "“We have no doubt. We will act.", "“We have no doubt. We shall act."
+    assert _shown(open_b, spans(open_a, open_b)[1]) == [("shall", "substitution")]
+    assert phrasing.unbalanced("Hood’s view (his).", "Hood’s view (his.") == 1
+    assert phrasing.unbalanced("„Ja“, sagte er.", "„Ja“, sagte er.") == 0  # A's own style is the yardstick
+
+
+def test_swap_tokens_mark_both_words_of_a_transposition():
+    a, b = "The attack by armed groups killed five.", "The attack by groups armed killed five."
+    va, vb = phrasing.swap_tokens(a, b)
+    words_b = [b[s:e] for (s, e, _), v in zip(phrasing.tokens(b), vb) if v]
+    words_a = [a[s:e] for (s, e, _), v in zip(phrasing.tokens(a), va) if v]
+    assert words_b == ["groups", "armed"] and words_a == ["armed", "groups"]
+    assert not any(phrasing.swap_tokens(a, a)[1])
+    # a phrase moved as a whole has no transposed neighbours
+    assert not any(phrasing.swap_tokens("The minister said on Tuesday that it opens.",
+                                        "On Tuesday the minister said that it opens.")[1])
+
+
 def test_changed_number_is_a_number_on_both_sides():
     a, b = "It cost 2,500 dollars in 2019.", "It cost 2,050 dollars in 2019."
     sa, sb = spans(a, b)

@@ -36,6 +36,7 @@ FEATURES = (
     "digit", "negation", "neighbours", "position",
     "chrf", "cosine", "lost", "extra", "unmatched", "has_tm",
     "swaps", "rarity", "len_a", "len_ratio", "covered",
+    "swapped", "unbalanced",
 )
 
 
@@ -92,6 +93,9 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
             sims_b = list(token_scores[3 + len(ta):])
     wording = phrasing.unusual_wording(a_text, b_text)
     swaps = phrasing.local_swaps(a_text, b_text)
+    swap_a, swap_b = phrasing.swap_tokens(a_text, b_text)
+    unbalanced = min(3, phrasing.unbalanced(a_text, b_text))
+    quote_chars = phrasing.QUOTE_CHARS
     n_a = max(1, len(ta))
     ratio = len(tb) / n_a
     pair = [
@@ -103,7 +107,8 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
     ]
     rows = []
     is_word = fluency.is_word
-    for side, text, toks, sims, sp in (("a", a_text, ta, sims_a, a_spans), ("b", b_text, tb, sims_b, b_spans)):
+    for side, text, toks, sims, sp, swap in (("a", a_text, ta, sims_a, a_spans, swap_a),
+                                             ("b", b_text, tb, sims_b, b_spans, swap_b)):
         if not sp:
             continue
         keys = [k for _, _, k in toks]
@@ -148,6 +153,8 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
             row += [float(any(map(str.isdigit, text[s:e]))), float(any(neg[i0:i1])),
                     math.log1p(max(0, near[n])), s / n_chars]
             row += tail
+            row += [max(swap[i0:i1], default=0.0),
+                    float(unbalanced) if unbalanced and not quote_chars.isdisjoint(text[s:e]) else 0.0]
             rows.append(row)
     return np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
 

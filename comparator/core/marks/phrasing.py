@@ -242,6 +242,58 @@ def local_swaps(a_text: str, b_text: str) -> int:
     return n
 
 
+@lru_cache(maxsize=4096)
+def swap_tokens(a_text: str, b_text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per token of A and of B (`tokens`): whether it stands in a local transposition, as `local_swaps`
+    finds them (neighbouring words of B in the other order, still side by side, in A): 1.0 where B's order
+    is the less usual one (or English word evidence does not say), 0.5 where B's order is the usual one
+    ("said Putin" for "Putin said"), 0.0 for the other tokens. What the span model reads of a span."""
+    ta, tb = _tokens(a_text), _tokens(b_text)
+    va, vb = [0.0] * len(ta), [0.0] * len(tb)
+    ia = [i for i, t in enumerate(ta) if not _is_punct(t[2])]
+    ib = [j for j, t in enumerate(tb) if not _is_punct(t[2])]
+    ka, kb = [ta[i][2] for i in ia], [tb[j][2] for j in ib]
+    where_a: dict[tuple[str, str], list[int]] = {}
+    for n, xy in enumerate(zip(ka, ka[1:])):
+        where_a.setdefault(xy, []).append(n)
+    english = None
+    for n, (x, y) in enumerate(zip(kb, kb[1:])):
+        if x == y or (x, y) in where_a:
+            continue
+        there = where_a.get((y, x))
+        if not there:
+            continue
+        if english is None:
+            english = _english(a_text)
+        here_p, there_p = (fluency.pmi(x, y), fluency.pmi(y, x)) if english else (None, None)
+        v = 1.0 if here_p is None or there_p is None or here_p < there_p else 0.5
+        for j in (ib[n], ib[n + 1]):
+            vb[j] = max(vb[j], v)
+        for m in there:
+            for i in (ia[m], ia[m + 1]):
+                va[i] = max(va[i], v)
+    return tuple(va), tuple(vb)
+
+
+# quotation marks and brackets that come in pairs: (opening, closing); a straight double quote counts by parity
+_PAIRED = (("“", "”"), ("(", ")"), ("[", "]"), ("{", "}"))
+QUOTE_CHARS = frozenset("\"“”„«»()[]{}")
+
+
+@lru_cache(maxsize=4096)
+def unbalanced(a_text: str, b_text: str) -> int:
+    """How far B's quotation marks and brackets are from pairing up, beyond A's: for each kind, the
+    difference between B's and A's (openings - closings), and for straight double quotes of their counts'
+    parity, summed. 0 when B pairs its marks as A does (whatever A's own style); a quote turned the wrong
+    way, dropped or doubled counts."""
+    n = 0
+    for o, c in _PAIRED:
+        if o in b_text or c in b_text or o in a_text or c in a_text:
+            n += abs((b_text.count(o) - b_text.count(c)) - (a_text.count(o) - a_text.count(c)))
+    n += abs(b_text.count('"') % 2 - a_text.count('"') % 2)
+    return n
+
+
 class Wording(NamedTuple):
     rarity: float  # the sum of max(0, -PMI) over B's new neighbouring words
     unknown: int  # B's lower-case words that neither the word table nor A knows
@@ -319,6 +371,60 @@ _BOUNDARY = re.compile(r"(?<=\w\w)[.!?]\s+(?=[a-z])")
 _ABBREV = {"etc", "vs", "approx", "incl", "esp", "cf", "al", "ca", "viz", "no", "nos", "pp", "vol"}
 _PUNCT_DAMAGE = re.compile(r"([.,;:!?])(\s*\1)+|[,;:]\s*[.!?]|\s[.,;:!?](?=\s|$)")
 _WORD_REPEAT = re.compile(r"\b(\w+)(\s+\1\b)+", re.IGNORECASE)
+_PAIR_MARK = re.compile(r"[“”()\[\]]")
+_CLOSER = {"”": "“", ")": "(", "]": "["}
+
+
+def stray_marks(text: str) -> list[int]:
+    """Where curly double quotes and brackets do not pair up: a mark turned the wrong way for its place (an
+    opening mark with nothing after it before the end of the text, "from Covid. “"; a closing mark with
+    nothing before it), a closing mark with nothing open, an opening mark never closed, and of two opening
+    quotes in a row (English does not nest double quotes) the one standing alone (a turned closing quote)
+    or else the first. Straight quotes and guillemets, which have no direction or which some languages
+    space, are left out. Offsets of the marks."""
+    if not _PAIR_MARK.search(text):
+        return []
+    out = []
+    quote = -1  # the open double quote's offset
+    stack: dict[str, list[int]] = {"(": [], "[": []}
+    n = len(text)
+    for m in _PAIR_MARK.finditer(text):
+        i, ch = m.start(), m.group()
+        before, after = text[:i].strip(), text[i + 1:].strip()
+        if ch in "“([" and not after and before:
+            out.append(i)  # an opening mark at the end opens nothing: a closing one turned the wrong way
+            if ch == "“":
+                quote = -1
+            elif stack[ch]:
+                stack[ch].pop()
+            continue
+        if ch in "”)]" and not before and after:
+            out.append(i)
+            continue
+        if ch == "“":
+            if quote >= 0:
+                alone = (i == 0 or text[i - 1].isspace()) and (i + 1 == n or text[i + 1].isspace())
+                if alone:  # a closing quote turned the wrong way
+                    out.append(i)
+                    quote = -1
+                    continue
+                out.append(quote)
+            quote = i
+        elif ch == "”":
+            if quote >= 0:
+                quote = -1
+            else:
+                out.append(i)
+        elif ch in stack:
+            stack[ch].append(i)
+        elif stack[_CLOSER[ch]]:
+            stack[_CLOSER[ch]].pop()
+        else:
+            out.append(i)
+    if quote >= 0:
+        out.append(quote)
+    out += stack["("] + stack["["]
+    return sorted(out)
 
 
 def _surface_spans(text: str, other: str) -> list[list]:
@@ -340,6 +446,12 @@ def _surface_spans(text: str, other: str) -> list[list]:
     for m in _WORD_REPEAT.finditer(text):
         if not re.search(re.escape(m.group()), other, re.IGNORECASE):
             out.append([m.start(), m.end(), "repetition"])
+    stray = stray_marks(text)
+    if stray:  # the kinds of mark (quote, round, square bracket) that pair up worse than in the other side
+        cls = {"“": "q", "”": "q", "(": "r", ")": "r", "[": "s", "]": "s"}
+        worse = Counter(cls[text[i]] for i in stray)
+        worse.subtract(cls[other[i]] for i in stray_marks(other))
+        out += [[i, i + 1, "punctuation"] for i in stray if worse[cls[text[i]]] > 0]
     return out
 
 
