@@ -574,6 +574,14 @@ def _path_pairs(path1, limit: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     return pi, pj
 
 
+def _decoys(pi: np.ndarray, pj: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same A sentences against B sentences DECOY_SHIFTS away from their pairs (inside B's m)."""
+    fi = np.concatenate([pi for _ in DECOY_SHIFTS])
+    fj = np.concatenate([pj + s for s in DECOY_SHIFTS])
+    ok = (fj >= 0) & (fj < m)
+    return fi[ok], fj[ok]
+
+
 def _pair_cosines(a_win: Windows, b_win: Windows, i: np.ndarray, j: np.ndarray, mean) -> np.ndarray:
     """The (centred, as pass two compares them) cosine of single sentences a[i[k]], b[j[k]]."""
     a1, b1 = a_win.vecs[1], b_win.vecs[1]
@@ -633,10 +641,8 @@ def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParam
     false = np.bincount(cuts_a[fi] * k + cuts_b[fj], minlength=k * k) + 0.5
     llr = np.log((true / true.sum()) / (false / false.sum()))
     # the embeddings' log likelihood ratio per unit of cosine, from the same pairs and decoys
-    di = np.concatenate([pi for _ in DECOY_SHIFTS])
-    dj = np.concatenate([pj + s for s in DECOY_SHIFTS])
-    keep = (dj >= 0) & (dj < m)
-    et, ef = _pair_cosines(a_win, b_win, pi, pj, mean), _pair_cosines(a_win, b_win, di[keep], dj[keep], mean)
+    di, dj = _decoys(pi, pj, m)
+    et, ef = _pair_cosines(a_win, b_win, pi, pj, mean), _pair_cosines(a_win, b_win, di, dj, mean)
     var = (et.var() * len(et) + ef.var() * len(ef)) / (len(et) + len(ef))
     per_unit = (et.mean() - ef.mean()) / max(var, 1e-9)
     if per_unit <= 0:
@@ -655,24 +661,10 @@ def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams
     if not params.lexical or a_win.texts is None or b_win.texts is None:
         return None, 0.0, 0.0, 1.0
     lex = Lexical(a_win.texts, b_win.texts)
-    pi = np.array([i0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
-    pj = np.array([j0 for i0, i1, j0, j1 in path1 if i1 - i0 == 1 and j1 - j0 == 1], dtype=np.int64)
-    if len(pi) > 2000:  # an even sample is as good as all of them
-        keep = np.linspace(0, len(pi) - 1, 2000).astype(np.int64)
-        pi, pj = pi[keep], pj[keep]
-    fi = np.concatenate([pi for _ in DECOY_SHIFTS])
-    fj = np.concatenate([pj + s for s in DECOY_SHIFTS])
-    ok = (fj >= 0) & (fj < b_win.n)
-    fi, fj = fi[ok], fj[ok]
-    a1, b1 = a_win.vecs[1], b_win.vecs[1]
-
-    def emb(i, j):
-        sim = np.einsum("ij,ij->i", a1[i], b1[j])
-        if mean is None:
-            return sim
-        return _centred_cosine(sim, a1[i] @ mean, b1[j] @ mean, float(mean @ mean))
-
-    et, ef, lt, lf = emb(pi, pj), emb(fi, fj), lex.pairs(pi, pj), lex.pairs(fi, fj)
+    pi, pj = _path_pairs(path1)
+    fi, fj = _decoys(pi, pj, b_win.n)
+    et, ef = _pair_cosines(a_win, b_win, pi, pj, mean), _pair_cosines(a_win, b_win, fi, fj, mean)
+    lt, lf = lex.pairs(pi, pj), lex.pairs(fi, fj)
     w, base = lexical_weight(et, ef, lt, lf)
     w *= params.lexical
     if not w:
