@@ -62,7 +62,7 @@ class AlignParams:
     lexical: float = 1.0
     # weight of the dialogue evidence: a cut between two beads where one side's sentences change speaker
     # or leave a quotation (a closing quote, an opening quote, a speech-introducing colon) and the other's
-    # do not, as a multiple of the weight the two texts support (see `boundary_evidence`); 0 turns it off
+    # do not, as a multiple of the weight the two texts support (see `_boundary_evidence`); 0 turns it off
     speech: float = 1.0
 
 
