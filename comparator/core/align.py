@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -506,8 +507,9 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         mm = float(mean @ mean)
         a_proj = {k: v @ mean for k, v in a_win.vecs.items()}
         b_proj = {k: v @ mean for k, v in b_win.vecs.items()}
-    lex, lex_w, lex_base, lex_norm = _lexical_evidence(a_win, b_win, path1, params, mean)
-    cut = _boundary_evidence(a_win, b_win, path1, params, mean)
+    samples = _pass_one_samples(a_win, b_win, path1, mean)  # what both kinds of evidence are weighed by
+    lex, lex_w, lex_base, lex_norm = _lexical_evidence(a_win, b_win, path1, params, mean, samples)
+    cut = _boundary_evidence(a_win, b_win, path1, params, mean, samples)
     if cut is not None:
         cut_a, cut_b, cut_value = cut
 
@@ -591,6 +593,23 @@ def _pair_cosines(a_win: Windows, b_win: Windows, i: np.ndarray, j: np.ndarray, 
     return _centred_cosine(sim, a1[i] @ mean, b1[j] @ mean, float(mean @ mean))
 
 
+class PassOneSamples(NamedTuple):
+    """Pass one's 1-1 pairs (a sample), their decoys, and the centred embedding cosine of each."""
+    pi: np.ndarray
+    pj: np.ndarray
+    fi: np.ndarray
+    fj: np.ndarray
+    et: np.ndarray
+    ef: np.ndarray
+
+
+def _pass_one_samples(a_win: Windows, b_win: Windows, path1, mean) -> PassOneSamples:
+    pi, pj = _path_pairs(path1)
+    fi, fj = _decoys(pi, pj, b_win.n)
+    return PassOneSamples(pi, pj, fi, fj, _pair_cosines(a_win, b_win, pi, pj, mean),
+                          _pair_cosines(a_win, b_win, fi, fj, mean))
+
+
 QUOTE_OPEN = frozenset("\"'\u201c\u2018\u201e\u00ab\u2039\u300c\u300e")  # " ' “ ‘ „ « ‹ 「 『
 QUOTE_CLOSE = frozenset("\"'\u201d\u2019\u00bb\u203a\u300d\u300f")  # " ' ” ’ » › 」 』
 SPEECH_INTRO = frozenset(":\uff1a")  # : ：
@@ -611,7 +630,7 @@ def speech_cuts(texts: list[str]) -> np.ndarray:
 CUT_KINDS = 2  # the kinds speech_cuts gives
 
 
-def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean):
+def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean, samples=None):
     """(cuts of A, cuts of B, value) for pass two, or None without texts or with params.speech 0.
     A bead ending at cell (i, j) adds value[cuts_a[i], cuts_b[j]]: how much likelier pass one's 1-1
     pairs end where the two sides' cuts are of these kinds (turn of dialogue or not) than near decoys
@@ -619,11 +638,13 @@ def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParam
     likelihood ratio (counts plus one half each) put in cosine units by the embeddings' own log
     likelihood ratio per unit of cosine between the same pairs and decoys (a Gaussian of shared
     variance: difference of the means over the variance). Texts without dialogue give every cell
-    nearly the same value, which changes nothing."""
+    nearly the same value, which changes nothing. `samples`: `_pass_one_samples` of the same path, if
+    the caller has them."""
     if not params.speech or a_win.texts is None or b_win.texts is None:
         return None
     n, m = a_win.n, b_win.n
-    pi, pj = _path_pairs(path1)
+    samples = samples if samples is not None else _pass_one_samples(a_win, b_win, path1, mean)
+    pi, pj, et, ef = samples.pi, samples.pj, samples.et, samples.ef
     if len(pi) < 8:
         return None
     cuts_a, cuts_b = speech_cuts(a_win.texts), speech_cuts(b_win.texts)
@@ -641,8 +662,6 @@ def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParam
     false = np.bincount(cuts_a[fi] * k + cuts_b[fj], minlength=k * k) + 0.5
     llr = np.log((true / true.sum()) / (false / false.sum()))
     # the embeddings' log likelihood ratio per unit of cosine, from the same pairs and decoys
-    di, dj = _decoys(pi, pj, m)
-    et, ef = _pair_cosines(a_win, b_win, pi, pj, mean), _pair_cosines(a_win, b_win, di, dj, mean)
     var = (et.var() * len(et) + ef.var() * len(ef)) / (len(et) + len(ef))
     per_unit = (et.mean() - ef.mean()) / max(var, 1e-9)
     if per_unit <= 0:
@@ -651,19 +670,18 @@ def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParam
     return cuts_a, cuts_b, value
 
 
-def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean):
+def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean, samples=None):
     """(Lexical, weight, base, norm) for pass two, or (None, 0, 0, 1) without texts, with params.lexical
     0, or when the texts give the evidence no weight. A window pair's similarity becomes
     (centred cosine + weight * (lexical cosine - base)) * norm.
     The weight comes from the texts (`lexical_weight`): pass one's 1-1 pairs against the same A
     sentences with B sentences DECOY_SHIFTS away, by the centred embedding cosine pass two uses and by
-    the lexical cosine. Linear: a few thousand sampled pairs at most."""
+    the lexical cosine. Linear: a few thousand sampled pairs at most. `samples`: as in
+    `_boundary_evidence`."""
     if not params.lexical or a_win.texts is None or b_win.texts is None:
         return None, 0.0, 0.0, 1.0
     lex = Lexical(a_win.texts, b_win.texts)
-    pi, pj = _path_pairs(path1)
-    fi, fj = _decoys(pi, pj, b_win.n)
-    et, ef = _pair_cosines(a_win, b_win, pi, pj, mean), _pair_cosines(a_win, b_win, fi, fj, mean)
+    pi, pj, fi, fj, et, ef = samples if samples is not None else _pass_one_samples(a_win, b_win, path1, mean)
     lt, lf = lex.pairs(pi, pj), lex.pairs(fi, fj)
     w, base = lexical_weight(et, ef, lt, lf)
     w *= params.lexical
