@@ -150,10 +150,16 @@ def augment(rows, y, where, rng):
 
 SYNTH_KINDS = (("break", 0.25), ("swap", 0.2), ("punct", 0.2), ("repeat", 0.1), ("drop", 0.1), ("move", 0.15))
 SYNTH_QUOTE = 0.1  # and this share of N more, each with a quotation mark or bracket damaged ("quote")
-SYNTH_VERSION = 4
+SYNTH_VERSION = 5  # 5: the rows keep the undamaged B (see caused)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _QUOTES = "\"“”‘’«»()[]"
 _TURNED = dict(zip("“”‘’«»()[]\"", "”“’‘»«)(][\""))
+
+
+def _typographic(text: str) -> str:
+    """Straight double quotes as curly ones, by their places."""
+    return "".join(("“" if k == 0 or not text[k - 1].strip() or text[k - 1] in "([" else "”")
+                   if ch == '"' else ch for k, ch in enumerate(text))
 
 
 def _words(text):
@@ -246,8 +252,7 @@ def inject(text: str, rng, kind: str):
             return None
         i = qs[int(rng.integers(len(qs)))]
         if text[i] == '"':  # straight quotes have no way round: B's set typographically first, by their places
-            text = "".join(("“" if k == 0 or not text[k - 1].strip() or text[k - 1] in "([" else "”")
-                           if ch == '"' else ch for k, ch in enumerate(text))
+            text = _typographic(text)
         ch = text[i]
         u = rng.random()
         if u < 0.45:  # 'Covid.”' -> 'Covid. “', '“We' -> '” We'
@@ -311,6 +316,7 @@ def _damaged(train, n, rng, kinds):
             touch = (ls, region[0] + rm.end())
         out.append({"doc": r["doc"], "system": r["system"], "seg": r["seg"], "a": r["a"], "b": new,
                     "errors": errors, "mqm": r["mqm"], "kind": kind, "damage": region, "touch": touch,
+                    "b0": r["b"], "edit": edit, "delta": delta,
                     "tokens": None, "chrf": None, "cosine": None})
     return out
 
@@ -358,13 +364,32 @@ def synthetic_labels(r, a_spans, b_spans):
     na = len(a_spans)
     y = y0.copy()
     y[:na] = np.maximum(y0[:na], ya[:na])
-    s0, e0 = r["damage"]
     ns = _nonspace(r["b"])
-    for k, (s, e, *_) in enumerate(b_spans):
-        lo, hi = max(s, s0), min(e, e0)
-        if hi > lo and ns[lo:hi].any():
-            y[na + k] = 1
+    for s0, e0 in [r["damage"], *caused(r)]:
+        for k, (s, e, *_) in enumerate(b_spans):
+            lo, hi = max(s, s0), min(e, e0)
+            if hi > lo and ns[lo:hi].any():
+                y[na + k] = 1
     return y
+
+
+def caused(r) -> list[tuple[int, int]]:
+    """Where the damage shows away from the damaged characters: the surface damage B has after the edit
+    and did not have before (phrasing._surface_spans), e.g. the opening quote left unclosed when its
+    closing quote was dropped. Since version 5 (rows without the undamaged text: none)."""
+    if "b0" not in r:
+        return []
+    (i, j), delta = r["edit"], r["delta"]
+    b0 = r["b0"]
+    if r["kind"] == "quote" and '"' in b0 and '"' not in r["b"]:
+        b0 = _typographic(b0)  # as inject set it before the damage
+    before = set()
+    for s, e, kind in phrasing._surface_spans(b0, r["a"]):
+        if s < i:
+            before.add((s, kind))
+        elif s >= j:
+            before.add((s + delta, kind))
+    return [(s, e) for s, e, kind in phrasing._surface_spans(r["b"], r["a"]) if (s, kind) not in before]
 
 
 def prepare_synthetic(rows):

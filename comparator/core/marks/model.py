@@ -36,7 +36,7 @@ FEATURES = (
     "digit", "negation", "neighbours", "position",
     "chrf", "cosine", "lost", "extra", "unmatched", "has_tm",
     "swaps", "rarity", "len_a", "len_ratio", "covered",
-    "swapped", "unbalanced",
+    "swapped", "unbalanced", "stray",
 )
 
 
@@ -95,6 +95,8 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
     swaps = phrasing.local_swaps(a_text, b_text)
     swap_a, swap_b = phrasing.swap_tokens(a_text, b_text)
     unbalanced = min(3, phrasing.unbalanced(a_text, b_text))
+    # where each side's quotes and brackets fail to pair up and the other side's do (phrasing.stray_offsets)
+    stray = {"a": phrasing.stray_offsets(a_text, b_text), "b": phrasing.stray_offsets(b_text, a_text)}
     quote_chars = phrasing.QUOTE_CHARS
     n_a = max(1, len(ta))
     ratio = len(tb) / n_a
@@ -154,7 +156,8 @@ def span_features(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: 
                     math.log1p(max(0, near[n])), s / n_chars]
             row += tail
             row += [max(swap[i0:i1], default=0.0),
-                    float(unbalanced) if unbalanced and not quote_chars.isdisjoint(text[s:e]) else 0.0]
+                    float(unbalanced) if unbalanced and not quote_chars.isdisjoint(text[s:e]) else 0.0,
+                    1.0 if any(s <= i < e for i in stray[side]) else 0.0]
             rows.append(row)
     return np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
 

@@ -446,13 +446,22 @@ def _surface_spans(text: str, other: str) -> list[list]:
     for m in _WORD_REPEAT.finditer(text):
         if not re.search(re.escape(m.group()), other, re.IGNORECASE):
             out.append([m.start(), m.end(), "repetition"])
-    stray = stray_marks(text)
-    if stray:  # the kinds of mark (quote, round, square bracket) that pair up worse than in the other side
-        cls = {"“": "q", "”": "q", "(": "r", ")": "r", "[": "s", "]": "s"}
-        worse = Counter(cls[text[i]] for i in stray)
-        worse.subtract(cls[other[i]] for i in stray_marks(other))
-        out += [[i, i + 1, "punctuation"] for i in stray if worse[cls[text[i]]] > 0]
+    out += [[i, i + 1, "punctuation"] for i in stray_offsets(text, other)]
     return out
+
+
+_MARK_CLASS = {"“": "q", "”": "q", "(": "r", ")": "r", "[": "s", "]": "s"}
+
+
+def stray_offsets(text: str, other: str) -> list[int]:
+    """`stray_marks(text)` of the kinds of mark (double quote, round, square bracket) that pair up worse
+    in `text` than in `other`: damage, not a style both sides share."""
+    stray = stray_marks(text)
+    if not stray:
+        return []
+    worse = Counter(_MARK_CLASS[text[i]] for i in stray)
+    worse.subtract(_MARK_CLASS[other[i]] for i in stray_marks(other))
+    return [i for i in stray if worse[_MARK_CLASS[text[i]]] > 0]
 
 
 _BASE_KIND = {"reorder": "reorder", "near": "substitution"}  # a matched token's kind, by how it was matched
