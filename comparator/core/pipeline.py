@@ -643,8 +643,9 @@ def _spans_and_flags(items, cross: bool, same_script, report=None) -> list[tuple
     in a forked worker (parallel.map_chunks)."""
     spans = []
     for n, (a_text, b_text, _chrf, _cos, _ts, ctx) in enumerate(items):
-        spans.append(phrasing.cross_spans(a_text, b_text, same_script, ctx) if cross
-                     else phrasing.spans(a_text, b_text, ctx))
+        more = (ctx,) if ctx != phrasing.NO_CONTEXT else ()  # (most pairs: their texts say all)
+        spans.append(phrasing.cross_spans(a_text, b_text, same_script, *more) if cross
+                     else phrasing.spans(a_text, b_text, *more))
         if report is not None and n % 200 == 0:
             report(n // 2)  # the spans are about half of a chunk's time
     out = phrasing.score_pairs([(a, b, sa, sb, chrf, cos, ts)
