@@ -9,7 +9,10 @@ rendering of it with web-page furniture, as B), then prints:
 - the number of marks, on A and on B;
 - for each of the six breakages of the seed's B text (found by their strings below), the p of every span
   touching it, on B and, for the swap, on A's counterpart; whether it is marked;
-- the breakages marked (of 6) and the share of the marks that fall on a breakage.
+- the breakages marked (of 6) and the share of the marks that fall on a breakage;
+- the damage spans inside one-sided units (a sentence found in only one rendering: every span but the
+  whole-unit addition or omission), marks or not, and for each breakage whether it is marked anywhere, in an
+  aligned pair or inside a one-sided unit.
 
 The six strings are this pair's, written here because this is a check of this one pair; the engine knows
 nothing of them.
@@ -133,10 +136,61 @@ def main(argv: list[str] | None = None) -> int:
     share = on_breakage / len(marks) if marks else 0.0
     print(f"\nbreakages marked: {marked} of {len(BREAKAGES)}; marks on breakage: {on_breakage} of {len(marks)} "
           f"({100 * share:.0f}%)")
+
+    # inside the sentences found in only one rendering
+    one_sided = [(k, p) for k, p in enumerate(res.pairs) if bool(p.a) != bool(p.b) and not p.furniture]
+    inside, inside_marks, inside_on = [], 0, 0
+    where_one = {}  # breakage -> (pair index in res.pairs, B range)
+    for name, where, core, _a in BREAKAGES:
+        for k, p in one_sided:
+            rb = _find(p.b_text, where, core) if p.b else None
+            if rb is not None:
+                where_one[name] = (k, rb)
+                break
+    # a break between two units: the later unit begins with the breakage's word ("from the")
+    for name, where, core, _a in BREAKAGES:
+        if name in where_one or name in found:
+            continue
+        tail = where[where.find(core) + 1:].lstrip() if core[:1] in ".!?" else None
+        for k, p in one_sided:
+            if tail and p.b and p.b_text.startswith(tail):
+                word = core[1:].strip()
+                where_one[name] = (k, (0, len(word)))
+                break
+    print(f"\ndamage spans inside one-sided units ({len(one_sided)} units):")
+    for k, p in one_sided:
+        side, text, sp_list = ("B", p.b_text, p.b_spans) if p.b else ("A", p.a_text, p.a_spans)
+        for sp in sp_list:
+            if sp[2] in ("addition", "omission"):
+                continue
+            hit = [name for name, (kk, rb) in where_one.items() if kk == k and side == "B" and _overlap(sp, rb)]
+            mark = is_mark(sp)
+            inside_marks += mark
+            inside_on += bool(hit) and mark
+            inside.append({"pair": k, "side": side, "kind": sp[2], "p": sp[3], "mark": mark,
+                           "text": text[sp[0]:sp[1]], "breakage": hit[0] if hit else None})
+            print(f"  pair {k:2d} {side} {sp[2]:<12} p {sp[3]:.2f} {'mark  ' if mark else 'change'} "
+                  f"{text[sp[0]:sp[1]]!r}{'   <- ' + hit[0] if hit else ''}\n          {side}: {_short(text)}")
+    print(f"{len(inside)} damage spans inside one-sided units, {inside_marks} of them marks, {inside_on} of those "
+          f"on breakage")
+    anywhere = []
+    print("\nthe breakages, marked anywhere (aligned pairs or inside one-sided units):")
+    for entry in per:
+        name = entry["name"]
+        hit_one = any(d["breakage"] == name and d["mark"] for d in inside)
+        any_hit = entry["marked"] or hit_one
+        anywhere.append({"name": name, "marked": any_hit,
+                         "where": "aligned pair" if entry["marked"] else "one-sided unit" if hit_one else None})
+        where = "in an aligned pair" if entry["marked"] else "inside a one-sided unit" if hit_one else ""
+        print(f"  {'MARKED  ' if any_hit else 'unmarked'} {name} {where}")
+    n_any = sum(a["marked"] for a in anywhere)
+    print(f"\nbreakages marked anywhere: {n_any} of {len(BREAKAGES)}")
     if args.json:
         args.json.write_text(json.dumps({"marks": marks, "breakages": per, "marked": marked,
                                          "marks_count": len(marks), "on_breakage": on_breakage,
-                                         "share_on_breakage": share}, indent=1), encoding="utf-8")
+                                         "share_on_breakage": share, "one_sided_damage": inside,
+                                         "one_sided_marks": inside_marks, "breakages_anywhere": anywhere,
+                                         "marked_anywhere": n_any}, indent=1), encoding="utf-8")
     return 0
 
 

@@ -494,6 +494,8 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
     pairs: list[Pair] = []
     texts = []
     merged: dict[str, list[str]] = {}  # a merged side's text -> its sentences' (normalised)
+    context: dict[int, tuple] = {}  # id(pair) -> what its sides' neighbours say (_side_contexts), when anything
+    strays: dict[tuple, frozenset] = {}
     for bd in beads:
         a_text = " ".join(units_a[i].text for i in bd.a)
         b_text = " ".join(units_b[j].text for j in bd.b)
@@ -502,6 +504,10 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
         pairs.append(Pair(a=list(bd.a), b=list(bd.b), a_text=a_text, b_text=b_text, cosine=None, bleu=None,
                           chrf=None, flag=0.0, type="furniture" if fur else f"{len(bd.a)}-{len(bd.b)}",
                           furniture=fur, confidence=bd.confidence))
+        if not fur:
+            ctx = _side_contexts(bd, units_a, units_b, strays)
+            if ctx != phrasing.NO_CONTEXT:
+                context[id(pairs[-1])] = ctx
         if bd.a and bd.b and not fur and enc is not None:
             for idx, units, text in ((bd.a, units_a, a_text), (bd.b, units_b, b_text)):
                 if len(idx) > 1:
@@ -526,7 +532,7 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
     # texts, the settings and the scoring code: a re-run scores only the pairs it has not seen
     store = getattr(enc, "store", None)
     # (not across languages: what is computed there depends on the languages too, not only on the texts)
-    keys = _result_keys(enc, live, ter, token_flag) if store is not None and not cross else {}
+    keys = _result_keys(enc, live, ter, token_flag, context) if store is not None and not cross else {}
     kept = _stored_results(store, keys)
     corpus_key = _corpus_key(keys, scored, ter) if keys else None
     corpus = _stored_corpus(store, corpus_key, ter) if corpus_key and all(id(p) in kept for p in scored) else None
@@ -551,7 +557,8 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
             s = sentence_of[id(p)]
             p.bleu, p.chrf, p.ter = s.bleu, s.chrf, s.ter
     same_script = lang.same_script if cross else None
-    items = [(p.a_text, p.b_text, p.chrf, p.cosine, tokens.get(_token_key(p))) for p in todo]
+    items = [(p.a_text, p.b_text, p.chrf, p.cosine, tokens.get(_token_key(p)), context.get(id(p), phrasing.NO_CONTEXT))
+             for p in todo]
     # loaded here, once, before any worker starts (the span model's one-line error raised here too); the
     # word tables only when there is something to score (a re-run from the store needs none)
     span_model.load()
@@ -575,17 +582,74 @@ def _score(units_a, units_b, beads, enc, ter, progress, token_flag=False, unit_t
     return pairs, corpus
 
 
+def _side_contexts(bd, units_a, units_b, strays: dict) -> tuple:
+    """What a bead's sides' neighbours say (phrasing.SideContext for A and B), from the units' order and
+    paragraphs: a sentence broken mid-way just before a side's first unit, by the unit before it in its
+    paragraph (phrasing.unit_break: the sentence break of a text the segmenter cut there); and for a side
+    without counterpart, which of its curly quotes and brackets do not pair up in its paragraph (a quotation
+    of several sentences opens in one unit and closes in another). `strays` keeps each paragraph's."""
+    one_sided = not (bd.a and bd.b)
+    out = []
+    for side, idx, units in (("a", bd.a, units_a), ("b", bd.b, units_b)):
+        if not idx:
+            out.append(phrasing.SideContext())
+            continue
+        first = idx[0]
+        lead = None
+        if first > 0 and units[first - 1].paragraph == units[first].paragraph:
+            lead = phrasing.unit_break(units[first - 1].text, units[first].text)
+        stray = None
+        if one_sided and any(phrasing.QUOTE_CHARS.intersection(units[i].text) for i in idx):
+            stray, pos = set(), 0
+            for i in idx:  # the side's text is its units joined by a space
+                got = strays.get((side, i))
+                if got is None:
+                    got = _paragraph_strays(side, i, units, strays)
+                stray.update(pos + k for k in got)
+                pos += len(units[i].text) + 1
+            stray = frozenset(stray)
+        out.append(phrasing.SideContext(lead, stray))
+    return tuple(out)
+
+
+def _paragraph_strays(side: str, i: int, units, strays: dict) -> frozenset:
+    """The offsets, in unit i's text, of its curly quotes and brackets that do not pair up in its paragraph
+    (phrasing.stray_marks of the paragraph's units joined; a quotation left open where the next paragraph
+    opens one goes on there); every unit of the paragraph kept in `strays`."""
+    lo, hi = i, i
+    while lo > 0 and units[lo - 1].paragraph == units[i].paragraph:
+        lo -= 1
+    while hi + 1 < len(units) and units[hi + 1].paragraph == units[i].paragraph:
+        hi += 1
+    starts, pos = [], 0
+    for k in range(lo, hi + 1):
+        starts.append(pos)
+        pos += len(units[k].text) + 1
+    text = " ".join(units[k].text for k in range(lo, hi + 1))
+    if hi + 1 < len(units) and units[hi + 1].text.lstrip().startswith("“"):
+        # a quotation that goes on in the next paragraph opens it again and is not closed at the end of this
+        # one (the English convention): read as closed there
+        text += "”"
+    bad = phrasing.stray_marks(text)
+    for n, k in enumerate(range(lo, hi + 1)):
+        strays[(side, k)] = frozenset(x - starts[n] for x in bad if starts[n] <= x < starts[n] + len(units[k].text))
+    return strays[(side, i)]
+
+
 def _spans_and_flags(items, cross: bool, same_script, report=None) -> list[tuple]:
-    """For each (a_text, b_text, chrf, cosine, token evidence): the spans of both sides with their error
-    probability, the flag and the severity (phrasing.spans, then phrasing.score_pairs: the span model run
-    once over the chunk). Pure: it may run in a forked worker (parallel.map_chunks)."""
+    """For each (a_text, b_text, chrf, cosine, token evidence, context): the spans of both sides with their
+    error probability, the flag and the severity (phrasing.spans, then phrasing.score_pairs: the span model
+    run once over the chunk). `context`: phrasing.SideContext of A and B (_side_contexts). Pure: it may run
+    in a forked worker (parallel.map_chunks)."""
     spans = []
-    for n, (a_text, b_text, *_rest) in enumerate(items):
-        spans.append(phrasing.cross_spans(a_text, b_text, same_script) if cross else phrasing.spans(a_text, b_text))
+    for n, (a_text, b_text, _chrf, _cos, _ts, ctx) in enumerate(items):
+        more = (ctx,) if ctx != phrasing.NO_CONTEXT else ()  # (most pairs: their texts say all)
+        spans.append(phrasing.cross_spans(a_text, b_text, same_script, *more) if cross
+                     else phrasing.spans(a_text, b_text, *more))
         if report is not None and n % 200 == 0:
             report(n // 2)  # the spans are about half of a chunk's time
     out = phrasing.score_pairs([(a, b, sa, sb, chrf, cos, ts)
-                                for (a, b, chrf, cos, ts), (sa, sb) in zip(items, spans)])
+                                for (a, b, chrf, cos, ts, _ctx), (sa, sb) in zip(items, spans)])
     if report is not None:
         report(len(items))
     return out
@@ -603,9 +667,17 @@ def _scoring_digest() -> str:
     return f"{_files_digest(code)}{_files_digest((span_model.model_path(),))}:{sacrebleu.__version__}"
 
 
-def _result_keys(enc, live, ter, token_flag) -> dict[int, str]:
+def _result_keys(enc, live, ter, token_flag, context=None) -> dict[int, str]:
+    """The store's key of each pair's result: its texts and, when its neighbours say something of it
+    (`_side_contexts`), that too."""
     head = f"{_RESULT_KEY}{_scoring_digest()}:{getattr(enc, 'cache_key', '')}:{int(bool(ter))}{int(bool(token_flag))}:"
-    return {id(p): f"{head}{len(p.a_text)}:{p.a_text}\0{p.b_text}" for p in live}
+    context = context or {}
+
+    def tail(p):
+        ctx = context.get(id(p))
+        return "" if ctx is None else "\0" + repr([(c.lead, sorted(c.stray) if c.stray is not None else None)
+                                                  for c in ctx])
+    return {id(p): f"{head}{len(p.a_text)}:{p.a_text}\0{p.b_text}{tail(p)}" for p in live}
 
 
 def _corpus_key(keys, scored, ter) -> str:

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 
 import pandas as pd
 
-from comparator.core.marks import FLAG_THRESHOLD, MARK_THRESHOLD, is_mark
+from comparator.core.marks import FLAG_THRESHOLD, MARK_THRESHOLD, count_marks, is_mark
 from comparator.core.metrics import METRICS
 from comparator.core.result import Comparison
 from comparator.render import report
@@ -73,7 +73,8 @@ def pairs_frame(result: Comparison) -> pd.DataFrame:
             "a_text": a_text, "b_text": b_text,
             "flag": p.flag, "cosine": p.cosine, "chrf": p.chrf, "bleu": p.bleu, "ter": p.ter,
             "confidence": p.confidence, "severity": getattr(p, "severity", None), "furniture": bool(p.furniture),
-            "marks": len(a_marks) + len(b_marks), "a_marks": len(a_marks), "b_marks": len(b_marks),
+            "marks": count_marks(a_spans) + count_marks(b_spans), "a_marks": count_marks(a_spans),
+            "b_marks": count_marks(b_spans),
             "a_marked": _marked(a_text, a_marks), "b_marked": _marked(b_text, b_marks),
             "a_changed": _marked(a_text, [s for s in a_spans if not is_mark(s)]),
             "b_changed": _marked(b_text, [s for s in b_spans if not is_mark(s)]),

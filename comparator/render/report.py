@@ -14,7 +14,7 @@ import json
 import math
 import re
 
-from comparator.core.marks import MARK_THRESHOLD, is_mark
+from comparator.core.marks import MARK_THRESHOLD, count_marks, is_mark
 from comparator.core.metrics import METRICS
 from comparator.core.result import Comparison, Pair
 from comparator.render.cells import spreadsheet_safe
@@ -133,7 +133,8 @@ def legend_html(kinds=None, show_changes: bool = True) -> str:
 
 
 def marks_count(spans) -> int:
-    return sum(1 for sp in spans if is_mark(sp))
+    """The marks of one side (`count_marks`: a whole-unit addition cut around the damage inside it is one)."""
+    return count_marks(spans)
 
 
 def marks_text(text: str, spans) -> str:

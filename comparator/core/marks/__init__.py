@@ -24,3 +24,19 @@ def span_p(span) -> float | None:
 def is_mark(span) -> bool:
     p = span_p(span)
     return p is not None and p >= MARK_THRESHOLD
+
+
+def count_marks(spans) -> int:
+    """The number of marks among `[start, end, kind, p]` spans, a mark split into pieces around the spans
+    inside it counted once: a sentence found in only one rendering is one addition (or omission) span cut
+    around the damage found in it (phrasing.one_sided_spans), its pieces touching the spans between them."""
+    n, run = 0, set()  # the kinds of mark in the current run of touching spans
+    end = None
+    for sp in sorted(spans or [], key=lambda s: (s[0], s[1])):
+        if end is None or sp[0] != end:
+            run = set()
+        end = sp[1]
+        if is_mark(sp):
+            n += sp[2] not in run
+            run.add(sp[2])
+    return n

@@ -427,8 +427,11 @@ def stray_marks(text: str) -> list[int]:
     return sorted(out)
 
 
-def _surface_spans(text: str, other: str) -> list[list]:
-    """Damage visible in one side's text alone, reported where the other side does not have it."""
+def _surface_damage(text: str, other: str, stray_ok=None) -> list[tuple[list, tuple[int, int, str]]]:
+    """Damage visible in one side's text alone, reported where the other side does not have it: each as
+    its span [start, end, kind] and the edit that repairs it (start, end, replacement). `stray_ok`: when
+    given, the offsets of the curly quotes and brackets that do not pair up in the text's wider context
+    (its paragraph); a stray mark elsewhere is left out."""
     out = []
     low_other = other.lower()
     for m in _BOUNDARY.finditer(text):
@@ -437,16 +440,126 @@ def _surface_spans(text: str, other: str) -> list[list]:
             continue
         end = m.end() + len(re.match(r"\w*", text[m.end():]).group())
         if text[m.start(): end].lower() not in low_other:
-            out.append([m.start(), end, "boundary"])
+            out.append(([m.start(), end, "boundary"], (m.start(), m.start() + 1, "")))  # the full stop out
     for m in _PUNCT_DAMAGE.finditer(text):
         g = m.group().strip()
         if text.count(m.group()) > other.count(m.group()) or g not in other:
             s = m.start() + len(m.group()) - len(m.group().lstrip())
-            out.append([s, m.end(), "punctuation"])
+            if m.group(1):  # a doubled mark: once
+                fix = (m.start(), m.end(), m.group(1))
+            elif m.group()[0] in ",;:":  # ",." : the stronger mark alone, against the word before
+                fix = (len(text[:m.start()].rstrip()), m.end(), m.group()[-1])
+            else:  # a mark alone between spaces: out, with the space before it
+                fix = (m.start(), m.end(), "")
+            out.append(([s, m.end(), "punctuation"], fix))
     for m in _WORD_REPEAT.finditer(text):
         if not re.search(re.escape(m.group()), other, re.IGNORECASE):
-            out.append([m.start(), m.end(), "repetition"])
-    out += [[i, i + 1, "punctuation"] for i in stray_offsets(text, other)]
+            out.append(([m.start(), m.end(), "repetition"], (m.start(), m.end(), m.group(1))))
+    for i in stray_offsets(text, other):
+        if stray_ok is not None and i not in stray_ok:
+            continue
+        # the mark out, and a space it leaves doubled
+        alone = i > 0 and text[i - 1].isspace() and (i + 1 == len(text) or text[i + 1].isspace())
+        out.append(([i, i + 1, "punctuation"], (i - 1 if alone else i, i + 1, "")))
+    return out
+
+
+def _surface_spans(text: str, other: str) -> list[list]:
+    """Damage visible in one side's text alone, reported where the other side does not have it."""
+    return [sp for sp, _fix in _surface_damage(text, other)]
+
+
+class SideContext(NamedTuple):
+    """What the engine knows of one side's text beyond it (pipeline.py: the units before it in its paragraph)."""
+    lead: str | None = None  # a sentence broken mid-way just before the text: the previous unit's last mark
+    #                          and the text's first word, ". from" (`unit_break`); None when there is none
+    stray: frozenset | None = None  # offsets in the text of the curly quotes and brackets that do not pair up
+    #                                 in the text's paragraph (for a side without counterpart); None: not known
+
+
+NO_CONTEXT = (SideContext(), SideContext())
+
+
+def unit_break(prev: str, text: str) -> str | None:
+    """The sentence broken mid-way between two units of one side and one paragraph, as `_BOUNDARY` finds it
+    inside a text (abbreviations `_ABBREV` and dotted ones, "U.S.", excepted): `prev` ends with a word and
+    ".", "!" or "?", `text` begins with a lower-case word. The break as ". word", or None."""
+    m = _LEAD_WORD.match(text)
+    if not m:
+        return None
+    prev = prev.rstrip()
+    e = _UNIT_END.search(prev)
+    if not e or len(e.group(1)) < 2 or e.group(1).lower() in _ABBREV or re.search(r"\w\.\w+$", prev[:-1]):
+        return None
+    return f"{e.group(2)} {m.group()}"
+
+
+_LEAD_WORD = re.compile(r"[a-z]\w*")
+_UNIT_END = re.compile(r"(\w+)([.!?])$")
+
+
+def _lead_span(text: str, own: SideContext, other_text: str, other: SideContext | None) -> list[list]:
+    """The boundary span on the first word of a text that a sentence broken between units begins, unless
+    the other side (of a two-sided pair) has the same break, inside its text or before it."""
+    if not own.lead:
+        return []
+    word = own.lead.split(" ", 1)[1]
+    if not text.startswith(word):
+        return []
+    if other is not None and (own.lead.lower() in other_text.lower() or other.lead == own.lead):
+        return []
+    return [[0, len(word), "boundary"]]
+
+
+def unit_damage(text: str, ctx: SideContext = SideContext()) -> list[list]:
+    """The damage of a text that has no counterpart, read alone (there is nothing to compare with: every
+    damage counts): broken boundaries, inside it and (`ctx.lead`) before it, doubled or stray punctuation,
+    repeated words, curly quotes and brackets that do not pair up (in its paragraph, with `ctx.stray`)."""
+    got = [sp for sp, _fix in _surface_damage(text, "", ctx.stray)] + _lead_span(text, ctx, "", None)
+    return _merge(got, text)
+
+
+def one_sided_spans(text: str, kind: str, ctx: SideContext = SideContext()) -> list[list]:
+    """A text without counterpart: its whole as one `kind` span ("addition", "omission") split around the
+    damage found in it (`unit_damage`), so that the spans do not overlap and every character is covered."""
+    out, pos = [], 0
+    for s, e, k in unit_damage(text, ctx):
+        if s > pos:
+            out.append([pos, s, kind])
+        out.append([s, e, k])
+        pos = e
+    if pos < len(text) or not out:
+        out.append([pos, len(text), kind])
+    return out
+
+
+_WHOLE = ("addition", "omission")
+
+
+def repaired(text: str, damage: list) -> str:
+    """The text with each damage span (`unit_damage`) repaired: a broken boundary's full stop taken out (a
+    break before the text: its first letter capitalised), a doubled mark once, ",." as ".", a mark alone
+    between spaces or a stray quote or bracket taken out, a repeated word once. What the span model reads
+    as the reference of a text without counterpart (it was trained on such damage of a copy)."""
+    edits = []
+    for s, e, k in (sp[:3] for sp in damage):
+        if k == "boundary" and s == 0 and text[:1].islower():
+            edits.append((0, 1, text[0].upper()))
+            continue
+        if k == "boundary":
+            for i in range(s, e):
+                if text[i] in ".!?":
+                    edits.append((i, i + 1, ""))
+                    break
+            continue
+        off = max(0, s - 1)  # with a character either side: a mark alone between spaces, or before a word
+        for _sp, fix in _surface_damage(text[off:e + 1], ""):
+            edits.append((fix[0] + off, fix[1] + off, fix[2]))
+    out, last = text, len(text) + 1
+    for s, e, r in sorted(set(edits), reverse=True):
+        if e <= last:
+            out = out[:s] + r + out[e:]
+            last = s
     return out
 
 
@@ -467,12 +580,15 @@ def stray_offsets(text: str, other: str) -> list[int]:
 _BASE_KIND = {"reorder": "reorder", "near": "substitution"}  # a matched token's kind, by how it was matched
 
 
-def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
-    """Typed spans [start, end, kind] on each side of a pair."""
+def spans(a_text: str, b_text: str, context=NO_CONTEXT) -> tuple[list[list], list[list]]:
+    """Typed spans [start, end, kind] on each side of a pair. A side without counterpart is an omission or
+    an addition, split around the damage found in it (`one_sided_spans`). `context`: a `SideContext` for A
+    and for B, what the engine knows beyond the texts (a sentence broken just before one, `unit_break`)."""
+    ca, cb = context
     if not b_text.strip():
-        return ([[0, len(a_text), "omission"]] if a_text.strip() else []), []
+        return (one_sided_spans(a_text, "omission", ca) if a_text.strip() else []), []
     if not a_text.strip():
-        return [], [[0, len(b_text), "addition"]]
+        return [], one_sided_spans(b_text, "addition", cb)
     m = _match(a_text, b_text)
     ta, tb, sa, sb, block_a, block_b = m.ta, m.tb, m.sa, m.sb, m.block_a, m.block_b
     # a stretch with leftovers on both sides is a substitution; on one side only, an omission or addition
@@ -493,6 +609,8 @@ def spans(a_text: str, b_text: str) -> tuple[list[list], list[list]]:
         b_spans.append([tb[j][0], tb[j][1], _kind(b_text, tb, j, base, s == "near")])
     b_spans += _surface_spans(b_text, a_text)
     b_spans += [list(x) for x in unusual_wording(a_text, b_text).spans]
+    a_spans += _lead_span(a_text, ca, b_text, cb)
+    b_spans += _lead_span(b_text, cb, a_text, ca)
     return _merge(a_spans, a_text), _merge(b_spans, b_text)
 
 
@@ -506,14 +624,15 @@ def _alike(x: str, y: str) -> bool:
     return _near(x, y) or (min(len(x), len(y)) >= 4 and x[:4] == y[:4])
 
 
-def cross_spans(a_text: str, b_text: str, same_script: bool = False) -> tuple[list[list], list[list]]:
+def cross_spans(a_text: str, b_text: str, same_script: bool = False,
+                context=NO_CONTEXT) -> tuple[list[list], list[list]]:
     """Spans of a pair whose sides are in different languages, where A's words cannot be matched with B's:
     numbers (by their digits) found on one side only; with `same_script` (both sides written in one
     script, e.g. French and English), capitalised words inside a sentence that the other side has
     nowhere, not even spelled almost alike or with the same first four letters (a changed name); and the damage B shows on its own (broken
     boundaries, punctuation damage, repeated words). A side left empty is an omission or an addition."""
     if not b_text.strip() or not a_text.strip():
-        return spans(a_text, b_text)
+        return spans(a_text, b_text, context)
     ta, tb = _tokens(a_text), _tokens(b_text)
     out = ([], [])
     nums = [{_number_key(t[2]) for t in toks if any(ch.isdigit() for ch in t[2])} for toks in (ta, tb)]
@@ -528,6 +647,8 @@ def cross_spans(a_text: str, b_text: str, same_script: bool = False) -> tuple[li
                     and key not in words[other] and not any(_alike(key, w) for w in words[other]):
                 out[side].append([s, e, "name"])
     out[1].extend(_surface_spans(b_text, a_text))
+    out[0].extend(_lead_span(a_text, context[0], b_text, context[1]))
+    out[1].extend(_lead_span(b_text, context[1], a_text, context[0]))
     return _merge(out[0], a_text), _merge(out[1], b_text)
 
 
@@ -719,13 +840,27 @@ def with_p(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float |
 def score_pairs(items) -> list[tuple[list[list], list[list], float, float | None]]:
     """For each (a_text, b_text, a_spans, b_spans, chrf, cosine, token_scores): the spans with p, the
     pair's flag and its expected error severity (MQM points), the span model run once over all the pairs'
-    spans. A side without text: its counterpart is a whole sentence only in one rendering, p 1, flag 1,
-    severity None. Spans that carry p already keep it."""
+    spans. A side without text: its counterpart is a whole sentence only in one rendering, flag 1, severity
+    None, its whole-unit span (addition, omission) p 1 and the damage spans inside it (`one_sided_spans`) the
+    model's p, read as B of a pair whose A is the text repaired (`repaired`). Spans that carry p keep it."""
     model = span_model.load()
     feats, slices = [], []
     n = 0
     for a_text, b_text, a_spans, b_spans, chrf, cosine, ts in items:
-        if not a_text.strip() or not b_text.strip() or all(len(sp) > 3 for sp in (*a_spans, *b_spans)):
+        if not a_text.strip() or not b_text.strip():
+            # the damage inside a text without counterpart: scored as B of a pair whose A is the text repaired
+            text, sp = (a_text, a_spans) if a_text.strip() else (b_text, b_spans)
+            damage = [x[:3] for x in sp if x[2] not in _WHOLE and len(x) <= 3]
+            if not damage:
+                slices.append(None)
+                continue
+            ref = repaired(text, damage)
+            x = span_model.span_features(ref, text, [], damage, _chrf(ref, text), None, None)
+            feats.append(x)
+            slices.append((n, n + len(x)))
+            n += len(x)
+            continue
+        if all(len(sp) > 3 for sp in (*a_spans, *b_spans)):
             slices.append(None)
             continue
         x = span_model.span_features(a_text, b_text, [sp[:3] for sp in a_spans], [sp[:3] for sp in b_spans],
@@ -737,8 +872,10 @@ def score_pairs(items) -> list[tuple[list[list], list[list], float, float | None
     out = []
     for (a_text, b_text, a_spans, b_spans, chrf, cosine, ts), sl in zip(items, slices):
         if not a_text.strip() or not b_text.strip():
-            a4 = [[*sp[:3], 1.0] for sp in a_spans]
-            b4 = [[*sp[:3], 1.0] for sp in b_spans]
+            # the whole-unit span (addition, omission) p 1; its damage spans the model's p (kept if given)
+            q = iter(round(float(v), 4) for v in p[sl[0]:sl[1]]) if sl is not None else iter(())
+            a4, b4 = ([[*x[:3], 1.0] if x[2] in _WHOLE else [*x[:3], x[3]] if len(x) > 3 else [*x[:3], next(q)]
+                       for x in sp] for sp in (a_spans, b_spans))
             out.append((a4, b4, 1.0, None))
             continue
         if sl is None:
@@ -750,6 +887,15 @@ def score_pairs(items) -> list[tuple[list[list], list[list], float, float | None
         e = span_model.expected_severity(model, a4, b4, pair_cost(a_text, b_text, a4, b4, chrf, cosine, ts))
         out.append((a4, b4, round(e / (e + SEVERITY_SCALE), 6), round(e, 3)))
     return out
+
+
+@lru_cache(maxsize=4096)
+def _chrf(ref: str, text: str) -> float | None:
+    """Sentence chrF of a text against its repair, as the engine computes it for a pair."""
+    from comparator.core import metrics
+    from comparator.core.documents import normalise
+
+    return metrics.sentence_scores(normalise(ref), normalise(text)).chrf
 
 
 def flag(a_text: str, b_text: str, a_spans: list, b_spans: list, chrf: float | None,
