@@ -62,6 +62,34 @@ def test_insertion_and_deletion_stay_as_one_sided_pairs():
     _check_complete(beads, 8, 9)
 
 
+def _rendering(rng, a, cos):
+    """B: each of A's vectors turned away from itself to the given cosine."""
+    noise = _unit(rng, len(a), d=a.shape[1])
+    noise -= (noise * a).sum(1, keepdims=True) * a
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    c = np.asarray(cos, float)[:, None]
+    return (c * a + np.sqrt(1 - c * c) * noise).astype(np.float32)
+
+
+def test_a_loose_line_between_anchors_stays_a_pair_only_in_a_free_rendering():
+    rng = np.random.default_rng(5)
+    a = _unit(rng, 30)
+    # a free translation: its pairs spread from 0.25 to 0.85; line 12 reads far from its counterpart (0.1),
+    # below min_similarity but within the spread, between two good pairs: it stays a pair
+    free = rng.permutation(np.linspace(0.25, 0.85, 30))
+    free[11], free[12], free[13] = 0.6, 0.1, 0.6
+    beads = align.align(_windows(a), _windows(_rendering(rng, a, free)))
+    assert ((12,), (12,)) in [(bd.a, bd.b) for bd in beads]
+    _check_complete(beads, 30, 30)
+    # a close rendering (every pair near 0.97): the same loose line is a sentence replaced, split in two
+    close = np.full(30, 0.97)
+    close[12] = 0.1
+    beads = align.align(_windows(a), _windows(_rendering(rng, a, close)))
+    pairs = [(bd.a, bd.b) for bd in beads]
+    assert ((12,), ()) in pairs and ((), (12,)) in pairs
+    _check_complete(beads, 30, 30)
+
+
 def test_empty_sides():
     rng = np.random.default_rng(3)
     v = _unit(rng, 3)

@@ -46,7 +46,9 @@ class AlignParams:
     skip: float = -0.1  # score of a sentence left unaligned
     paragraph_penalty: float = 0.15  # for each paragraph boundary inside a merged window
     merge_penalty: float = 0.0
-    min_similarity: float = 0.2  # a pair below this is split into an omission and an addition
+    # a pair below this is split into an omission and an addition, unless it lies between two pairs at least
+    # this similar and the texts' own pairs get as loose (`_enclosed`, `_loosest_pair`)
+    min_similarity: float = 0.2
     # share of the two texts' mean sentence vector taken out of every window vector before pass two
     # compares them (0 = plain cosine; below 1, so a vector never cancels out)
     center: float = 0.5
@@ -548,12 +550,15 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             break
         ratio = new
         path = _dp(n, m, lo, hi, MOVES, score, params.skip, None)
+    sims = [float(b_win.window(j1 - j0, j0) @ a_win.window(i1 - i0, i0)) if i1 > i0 and j1 > j0 else None
+            for i0, i1, j0, j1 in path]
+    loose = _loosest_pair(a_win, b_win, samples)
     beads: list[Bead] = []
-    for i0, i1, j0, j1 in path:
+    for k, (i0, i1, j0, j1) in enumerate(path):
         a_idx, b_idx = tuple(range(i0, i1)), tuple(range(j0, j1))
         if a_idx and b_idx:
-            sim = float(b_win.window(len(b_idx), j0) @ a_win.window(len(a_idx), i0))
-            if sim < params.min_similarity:
+            sim = sims[k]
+            if sim < params.min_similarity and not (sim >= loose and _enclosed(sims, k, params.min_similarity)):
                 beads.extend(Bead((i,), (), None) for i in a_idx)
                 beads.extend(Bead((), (j,), None) for j in b_idx)
                 continue
@@ -561,6 +566,35 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         else:
             beads.append(Bead(a_idx, b_idx, None))
     return _absorb(beads, a_win, b_win, params, (lex, lex_w, lex_base, lex_norm) if lex_w else None)
+
+
+LOOSE_SD = 3.0  # how many (robust) standard deviations below the texts' median pair cosine a pair may still be one
+
+
+def _loosest_pair(a_win: Windows, b_win: Windows, samples: PassOneSamples) -> float:
+    """The lowest cosine the texts' own pairs plausibly reach: the median less LOOSE_SD robust standard
+    deviations (1.4826 x the median absolute deviation, so a wrong pair pass one kept does not widen it)
+    of the plain cosines of pass one's 1-1 pairs (inf with fewer than 8). Close renderings (every pair
+    near 1) put it high, and a low pair between two anchors there is a sentence replaced; in a free
+    translation it lies near 0, where a loose line is still its counterpart's rendering."""
+    if len(samples.pi) < 8:
+        return float("inf")
+    c = _pair_cosines(a_win, b_win, samples.pi, samples.pj, None)
+    med = float(np.median(c))
+    return med - LOOSE_SD * 1.4826 * float(np.median(np.abs(c - med)))
+
+
+def _enclosed(sims: list, k: int, floor: float) -> bool:
+    """Whether the k-th move of the path lies between two pairs whose cosine is at least `floor`: then its
+    sentences are what each rendering has between the same two anchors, and when the renderings are free
+    enough for their pairs to be this loose (`_loosest_pair`) the pair stands (a free translation's line
+    can share almost no words or sense with its counterpart and still be it; shown as a pair, its flag
+    says how far apart they read). A low pair at a text's ends or beside one-sided sentences is split
+    into omissions and additions."""
+    if k == 0 or k + 1 >= len(sims):
+        return False
+    before, after = sims[k - 1], sims[k + 1]
+    return before is not None and after is not None and before >= floor and after >= floor
 
 
 DECOY_SHIFTS = (-3, -2, 2, 3)  # B sentences this far from a pass-one pair stand for the wrong candidates
