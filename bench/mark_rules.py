@@ -1,0 +1,202 @@
+"""Which spans to show as marks: decision rules over the span model's p, measured on the MQM news pairs.
+
+The shipped rule is one threshold (a span is a mark when p >= MARK_THRESHOLD). This script measures two others
+beside it, with the same character-level F1 and "error-free segments left unmarked" as train_marks.py:
+
+- a pair gate (hysteresis): a pair's spans with p >= S are marks only when its strongest span in B has
+  p >= G (A's spans too; no mark at all in a pair below the gate);
+- widening: every mark also covers the whole words it touches and the K words on each side (K = -1: the
+  span as it is; 0: whole words; 1, 2: neighbours).
+
+The rules' parameters are chosen where the shipped threshold is (the held-apart documents) and also, to see
+whether they transfer, on out-of-fold p of the training documents (three folds by document, each fold's
+trees fitted with train_marks.py's own recipe: the MQM rows, the rows without token or English evidence,
+the synthetic breakage of that fold's documents), and on one half of the held-apart documents against the
+other (three random halvings). Reads ../shared/eval/mqm-news-zhen through mqm_data.py's cache, as
+train_marks.py does; the out-of-fold p are cached beside it.
+
+    .venv/bin/python bench/mark_rules.py              # about 2 min with mqm_data.py's cache warm
+"""
+from __future__ import annotations
+
+import argparse
+import pickle
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import mqm_data  # noqa: E402
+import train_marks as tm  # noqa: E402
+from comparator.core.marks import model as span_model  # noqa: E402
+
+_WORDS = re.compile(r"\S+")
+SPAN_GRID = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
+
+
+def recipe(rows, syn, seed):
+    """The span model fitted as train_marks.main fits it, on these rows and these synthetic pairs."""
+    rng = np.random.default_rng(seed)
+    x0, y0, _, w0 = tm.prepare(rows)
+    xa, ya = tm.augment(rows, y0, w0, rng)
+    xs, ys, syn_rows = tm.prepare_synthetic(syn)
+    ex, ey, n = [xs], [ys], 0
+    for r in syn_rows:
+        k = len(r["a_spans"]) + len(r["b_spans"])
+        u = rng.random()
+        if u < 0.35:
+            ex.append(span_model.span_features(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"], r["cosine"],
+                                               None if u < 0.2 else r["tokens"], english=None if u < 0.2 else False))
+            ey.append(ys[n:n + k])
+        n += k
+    return tm.fit_trees(np.vstack([x0, xa, *ex]), np.concatenate([y0, ya, *ey]))
+
+
+def out_of_fold(train, syn_all, cache: Path, synthetic: int):
+    path = cache / f"mark-rules-oof-{synthetic}-{tm.SEED}.pkl"
+    if path.is_file():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    docs = sorted({r["doc"] for r in train})
+    fold = {d: n % 3 for n, d in enumerate(np.random.default_rng(tm.SEED).permutation(docs))}
+    oof = {}
+    for f in range(3):
+        g = recipe([r for r in train if fold[r["doc"]] != f], [r for r in syn_all if fold[r["doc"]] != f],
+                   tm.SEED + f)
+        idx = [i for i, r in enumerate(train) if fold[r["doc"]] == f]
+        x, _, _, where = tm.prepare([train[i] for i in idx])
+        p = g.predict_proba(x.astype(np.float32))[:, 1]
+        for i, (s, e, na) in zip(idx, where):
+            oof[i] = (p[s:s + na], p[s + na:e])
+        print(f"# fold {f} fitted", flush=True)
+    with open(path, "wb") as fh:
+        pickle.dump(oof, fh)
+    return oof
+
+
+def measure(rows, gate: float, span: float, widen: int) -> tuple[float, float, float, float]:
+    """Character P / R / F1 of the marks on B against the raters' spans, and the share of error-free
+    segments with no mark on either side."""
+    tp = fp = fn = 0
+    clean = []
+    for r in rows:
+        b, pa, pb = r["b"], r["p_a"], r["p_b"]
+        on = pb.max(initial=0.0) >= gate
+        ns = tm._nonspace(b)
+        gold = (tm._error_mask(b, r["errors"]) > 0) & ns
+        marked = np.zeros(len(b), dtype=bool)
+        if on:
+            for (s, e, *_), q in zip(r["b_spans"], pb):
+                if q >= span:
+                    marked[s:e] = True
+        if widen >= 0 and marked.any():
+            words = [(m.start(), m.end()) for m in _WORDS.finditer(b)]
+            hit = [bool(marked[s:e].any()) for s, e in words]
+            for i, (s, e) in enumerate(words):
+                if any(hit[max(0, i - widen):i + widen + 1]):
+                    marked[s:e] = True
+        marked &= ns
+        tp += int((marked & gold).sum())
+        fp += int((marked & ~gold).sum())
+        fn += int((~marked & gold).sum())
+        if not r["errors"]:
+            clean.append(not (on and ((pb >= span).any() or (pa >= span).any())))
+    p, rc = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    return p, rc, 2 * p * rc / max(1e-9, p + rc), float(np.mean(clean))
+
+
+def choose(rows, gated: bool, widen: int):
+    """The best F1 with at least half of the error-free segments unmarked: (gate, span, figures)."""
+    gates = [0.0]
+    if gated:
+        strongest = np.array([r["p_b"].max(initial=0.0) for r in rows])
+        gates = sorted(set(np.quantile(strongest, np.linspace(0.05, 0.8, 16)).round(3)))
+    best = None
+    for g in gates:
+        for s in SPAN_GRID:
+            m = measure(rows, g, s, widen)
+            if m[3] >= 0.5 and (best is None or m[2] > best[2][2]):
+                best = (g, s, m)
+    return best
+
+
+def fmt(m) -> str:
+    return " / ".join(f"{v:.3f}" for v in m)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=mqm_data.DEFAULT_DATA)
+    ap.add_argument("--cache", type=Path, default=mqm_data.DEFAULT_CACHE)
+    ap.add_argument("--synthetic", type=int, default=3000)
+    args = ap.parse_args(argv)
+    if not mqm_data.have_data(args.data):
+        return 2
+    t0 = time.time()
+    rows = mqm_data.load(args.data, args.cache)
+    train, held, held_docs = tm.split(rows)
+    syn_all = tm.synthetic_rows(train, args.synthetic, args.cache, mqm_data.DEFAULT_MODEL) if args.synthetic else []
+    oof = out_of_fold(train, syn_all, args.cache, args.synthetic)
+    tm.prepare(train)
+    for i, r in enumerate(train):
+        r["p_a"], r["p_b"] = oof[i]
+    model = span_model.load()
+    xh, _, _, where = tm.prepare(held)
+    ph = model.p(xh)
+    for r, (s, e, na) in zip(held, where):
+        r["p_a"], r["p_b"] = ph[s:s + na], ph[s + na:e]
+    print(f"# {len(train)} training pairs (out-of-fold p), {len(held)} held-apart pairs (the packaged model); "
+          f"{time.time() - t0:.0f} s\n")
+
+    print("| rule | chosen on | gate / span | P / R / F1 / error-free unmarked, held apart |")
+    print("|---|---|---|---|")
+    for gated in (False, True):
+        for widen in (-1, 0, 1, 2):
+            name = ("pair gate" if gated else "one threshold") + {-1: "", 0: ", whole words",
+                                                                   1: ", +1 word", 2: ", +2 words"}[widen]
+            for where_name, pick in (("held apart", held), ("training, out of fold", train)):
+                got = choose(pick, gated, widen)
+                if got is None:
+                    print(f"| {name} | {where_name} | none reaches half | |")
+                    continue
+                g, s, _ = got
+                print(f"| {name} | {where_name} | {g:.3f} / {s:.2f} | {fmt(measure(held, g, s, widen))} |",
+                      flush=True)
+
+    print("\nhalf of the held-apart documents against the other half (F1 / error-free unmarked on the other half):\n")
+    print("| rule | halving 1 | halving 2 | halving 3 | mean |")
+    print("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    halvings = []
+    for _ in range(3):
+        perm = list(rng.permutation(held_docs))
+        halvings.append(set(perm[:len(perm) // 2]))
+    for gated in (False, True):
+        for widen in (-1, 1):
+            cells, f1s, frees = [], [], []
+            for half in halvings:
+                parts = [[r for r in held if r["doc"] in half], [r for r in held if r["doc"] not in half]]
+                got_cell = []
+                for k in (0, 1):
+                    got = choose(parts[k], gated, widen)
+                    if got is None:
+                        got_cell.append("–")
+                        continue
+                    m = measure(parts[1 - k], got[0], got[1], widen)
+                    f1s.append(m[2])
+                    frees.append(m[3])
+                    got_cell.append(f"{m[2]:.3f} / {m[3]:.3f}")
+                cells.append(", ".join(got_cell))
+            name = ("pair gate" if gated else "one threshold") + (", +1 word" if widen == 1 else "")
+            print(f"| {name} | {' | '.join(cells)} | {np.mean(f1s):.3f} / {np.mean(frees):.3f} |", flush=True)
+    print(f"\n# {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
