@@ -116,6 +116,15 @@ def test_stdin_input():
     assert json.loads(r.stdout)["a_sentences"][0].startswith("The river town")
 
 
+def test_result_records_the_mark_threshold(sample_json):
+    # scripts tell marks from changes by this line; p is calibrated, so it is not 0.5
+    from comparator.core.marks import MARK_THRESHOLD
+
+    assert sample_json["settings"]["mark_threshold"] == MARK_THRESHOLD
+    spans = [sp for pair in sample_json["pairs"] for sp in pair["a_spans"] + pair["b_spans"]]
+    assert any(sp[3] >= MARK_THRESHOLD for sp in spans) and any(sp[3] < MARK_THRESHOLD for sp in spans)
+
+
 def test_token_vectors_are_the_default_and_can_be_skipped(sample_json):
     assert sample_json["settings"]["token_flag"] is True
     from comparator.cli.main import build_parser

@@ -11,7 +11,7 @@ import numpy as np
 
 from comparator import __version__
 from comparator.core import align, languages as langs, metrics, parallel
-from comparator.core.marks import fluency, model as span_model, phrasing
+from comparator.core.marks import MARK_THRESHOLD, fluency, model as span_model, phrasing
 from comparator.core.documents import Document, normalise, read_path, read_text
 from comparator.core.embed.encoder import (DEFAULT_MODEL, ENGLISH_ONLY_MODELS, HASH_MODEL, Encoder, get_encoder,
                                            join_tokens)
@@ -126,6 +126,7 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
         "align": {k: getattr(params, k) for k in params.__dataclass_fields__},
         "windows": windows,
         "token_flag": bool(token_flag and hasattr(enc, "token_embeddings")),
+        "mark_threshold": MARK_THRESHOLD,
         "languages": settings.languages,
         "version": __version__,
         "a_name": doc_a.name,
