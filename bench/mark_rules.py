@@ -41,20 +41,8 @@ SPAN_GRID = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
 
 def recipe(rows, syn, seed):
     """The span model fitted as train_marks.main fits it, on these rows and these synthetic pairs."""
-    rng = np.random.default_rng(seed)
-    x0, y0, _, w0 = tm.prepare(rows)
-    xa, ya = tm.augment(rows, y0, w0, rng)
-    xs, ys, syn_rows = tm.prepare_synthetic(syn)
-    ex, ey, n = [xs], [ys], 0
-    for r in syn_rows:
-        k = len(r["a_spans"]) + len(r["b_spans"])
-        u = rng.random()
-        if u < 0.35:
-            ex.append(span_model.span_features(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"], r["cosine"],
-                                               None if u < 0.2 else r["tokens"], english=None if u < 0.2 else False))
-            ey.append(ys[n:n + k])
-        n += k
-    return tm.fit_trees(np.vstack([x0, xa, *ex]), np.concatenate([y0, ya, *ey]))
+    x, y, _ = tm.training_rows(rows, syn, np.random.default_rng(seed), log=lambda *a, **k: None)
+    return tm.fit_trees(x, y)
 
 
 def out_of_fold(train, syn_all, cache: Path, synthetic: int):
@@ -79,35 +67,25 @@ def out_of_fold(train, syn_all, cache: Path, synthetic: int):
     return oof
 
 
+def _marks(r, gate: float, span: float, widen: int) -> list[tuple[int, int]]:
+    """B's marks under the rule, as character ranges."""
+    if r["p_b"].max(initial=0.0) < gate:
+        return []
+    marks = [(s, e) for (s, e, *_), q in zip(r["b_spans"], r["p_b"]) if q >= span]
+    if widen < 0 or not marks:
+        return marks
+    words = [(m.start(), m.end()) for m in _WORDS.finditer(r["b"])]
+    hit = [any(s < me and e > ms for ms, me in marks) for s, e in words]
+    return marks + [w for i, w in enumerate(words) if any(hit[max(0, i - widen):i + widen + 1])]
+
+
 def measure(rows, gate: float, span: float, widen: int) -> tuple[float, float, float, float]:
-    """Character P / R / F1 of the marks on B against the raters' spans, and the share of error-free
-    segments with no mark on either side."""
-    tp = fp = fn = 0
-    clean = []
-    for r in rows:
-        b, pa, pb = r["b"], r["p_a"], r["p_b"]
-        on = pb.max(initial=0.0) >= gate
-        ns = tm._nonspace(b)
-        gold = (tm._error_mask(b, r["errors"]) > 0) & ns
-        marked = np.zeros(len(b), dtype=bool)
-        if on:
-            for (s, e, *_), q in zip(r["b_spans"], pb):
-                if q >= span:
-                    marked[s:e] = True
-        if widen >= 0 and marked.any():
-            words = [(m.start(), m.end()) for m in _WORDS.finditer(b)]
-            hit = [bool(marked[s:e].any()) for s, e in words]
-            for i, (s, e) in enumerate(words):
-                if any(hit[max(0, i - widen):i + widen + 1]):
-                    marked[s:e] = True
-        marked &= ns
-        tp += int((marked & gold).sum())
-        fp += int((marked & ~gold).sum())
-        fn += int((~marked & gold).sum())
-        if not r["errors"]:
-            clean.append(not (on and ((pb >= span).any() or (pa >= span).any())))
-    p, rc = tp / max(1, tp + fp), tp / max(1, tp + fn)
-    return p, rc, 2 * p * rc / max(1e-9, p + rc), float(np.mean(clean))
+    """Character P / R / F1 of the marks on B against the raters' spans (train_marks.char_prf), and the
+    share of error-free segments with no mark on either side."""
+    p, rc, f1 = tm.char_prf(rows, lambda r: _marks(r, gate, span, widen))
+    clean = [not (r["p_b"].max(initial=0.0) >= gate and ((r["p_b"] >= span).any() or (r["p_a"] >= span).any()))
+             for r in rows if not r["errors"]]
+    return p, rc, f1, float(np.mean(clean))
 
 
 def choose(rows, gated: bool, widen: int):

@@ -405,6 +405,33 @@ def prepare_synthetic(rows):
     return np.vstack(xs), np.concatenate(ys), where
 
 
+def training_rows(train, syn, rng, log=print):
+    """The rows the trees are fitted on: the MQM training pairs' spans, the variants without token or
+    English word evidence (augment), and with `syn` (synthetic_rows of the same pairs, or None) the damaged
+    pairs' spans and their variants. Returns x, y and prepare(train)'s (x0, y0, sev, where)."""
+    x0, y0, sev, where0 = prepare(train)
+    xa, ya = augment(train, y0, where0, rng)
+    x, y = np.vstack([x0, xa]), np.concatenate([y0, ya])
+    if syn:
+        xs, ys, syn_rows = prepare_synthetic(syn)
+        # as augment: some of them again without the token evidence or the English word evidence
+        extra_x, extra_y = [xs], [ys]
+        n = 0
+        for r in syn_rows:
+            k = len(r["a_spans"]) + len(r["b_spans"])
+            u = rng.random()
+            if u < 0.35:
+                extra_x.append(span_model.span_features(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"],
+                                                        r["cosine"], None if u < 0.2 else r["tokens"],
+                                                        english=None if u < 0.2 else False))
+                extra_y.append(ys[n:n + k])
+            n += k
+        x, y = np.vstack([x, *extra_x]), np.concatenate([y, *extra_y])
+        log(f"synthetic: {len(syn_rows)} damaged pairs, {len(xs)} span rows ({int(ys.sum())} errors), "
+            f"{sum(len(v) for v in extra_x)} with the variants", flush=True)
+    return x, y, (x0, y0, sev, where0)
+
+
 def fit_trees(x, y):
     """Each span weighs by its length (exp of the `chars` feature): the figures count characters."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -492,28 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     rows = mqm_data.load(args.data, args.cache)
     train, held, held_docs = split(rows)
-    rng = np.random.default_rng(SEED)
-    x0, y0, sev, where0 = prepare(train)
-    xa, ya = augment(train, y0, where0, rng)
-    x, y = np.vstack([x0, xa]), np.concatenate([y0, ya])
-    if args.synthetic:
-        syn = synthetic_rows(train, args.synthetic, args.cache, args.model)
-        xs, ys, syn_rows = prepare_synthetic(syn)
-        # as augment: some of them again without the token evidence or the English word evidence
-        extra_x, extra_y = [xs], [ys]
-        n = 0
-        for r in syn_rows:
-            k = len(r["a_spans"]) + len(r["b_spans"])
-            u = rng.random()
-            if u < 0.35:
-                extra_x.append(span_model.span_features(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"],
-                                                        r["cosine"], None if u < 0.2 else r["tokens"],
-                                                        english=None if u < 0.2 else False))
-                extra_y.append(ys[n:n + k])
-            n += k
-        x, y = np.vstack([x, *extra_x]), np.concatenate([y, *extra_y])
-        print(f"synthetic: {len(syn_rows)} damaged pairs, {len(xs)} span rows ({int(ys.sum())} errors), "
-              f"{sum(len(v) for v in extra_x)} with the variants", flush=True)
+    syn = synthetic_rows(train, args.synthetic, args.cache, args.model) if args.synthetic else None
+    x, y, (x0, y0, sev, where0) = training_rows(train, syn, np.random.default_rng(SEED))
     xh, _, _, where_h = prepare(held)
     print(f"{len(train)} training pairs ({len(x)} span rows), {len(held)} held-apart pairs in {len(held_docs)} "
           f"documents ({len(xh)} spans); features {time.time() - t0:.0f} s", flush=True)

@@ -552,7 +552,9 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         path = _dp(n, m, lo, hi, MOVES, score, params.skip, None)
     sims = [float(b_win.window(j1 - j0, j0) @ a_win.window(i1 - i0, i0)) if i1 > i0 and j1 > j0 else None
             for i0, i1, j0, j1 in path]
-    loose = _loosest_pair(a_win, b_win, samples)
+    # the bound is needed only when a pair falls below the floor
+    low = any(sim is not None and sim < params.min_similarity for sim in sims)
+    loose = _loosest_pair(a_win, b_win, samples) if low else float("inf")
     beads: list[Bead] = []
     for k, (i0, i1, j0, j1) in enumerate(path):
         a_idx, b_idx = tuple(range(i0, i1)), tuple(range(j0, j1))
