@@ -1,7 +1,8 @@
 """Which spans to show as marks: decision rules over the span model's p, measured on the MQM news pairs.
 
-The shipped rule is one threshold (a span is a mark when p >= MARK_THRESHOLD). This script measures two others
-beside it, with the same character-level F1 and "error-free segments left unmarked" as train_marks.py:
+The rule shipped before was one threshold on p (0.35); the one shipped now is the pair gate with one word of
+widening (comparator/core/marks/rule.py, chosen by train_marks.py). This script measures both families,
+with the same character-level F1 and "error-free segments left unmarked" as train_marks.py:
 
 - a pair gate (hysteresis): a pair's spans with p >= S are marks only when its strongest span in B has
   p >= G (A's spans too; no mark at all in a pair below the gate);
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import re
 import sys
 import time
 from pathlib import Path
@@ -34,9 +34,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 import mqm_data  # noqa: E402
 import train_marks as tm  # noqa: E402
 from comparator.core.marks import model as span_model  # noqa: E402
-
-_WORDS = re.compile(r"\S+")
-SPAN_GRID = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
 
 
 def recipe(rows, syn, seed):
@@ -67,40 +64,7 @@ def out_of_fold(train, syn_all, cache: Path, synthetic: int):
     return oof
 
 
-def _marks(r, gate: float, span: float, widen: int) -> list[tuple[int, int]]:
-    """B's marks under the rule, as character ranges."""
-    if r["p_b"].max(initial=0.0) < gate:
-        return []
-    marks = [(s, e) for (s, e, *_), q in zip(r["b_spans"], r["p_b"]) if q >= span]
-    if widen < 0 or not marks:
-        return marks
-    words = [(m.start(), m.end()) for m in _WORDS.finditer(r["b"])]
-    hit = [any(s < me and e > ms for ms, me in marks) for s, e in words]
-    return marks + [w for i, w in enumerate(words) if any(hit[max(0, i - widen):i + widen + 1])]
-
-
-def measure(rows, gate: float, span: float, widen: int) -> tuple[float, float, float, float]:
-    """Character P / R / F1 of the marks on B against the raters' spans (train_marks.char_prf), and the
-    share of error-free segments with no mark on either side."""
-    p, rc, f1 = tm.char_prf(rows, lambda r: _marks(r, gate, span, widen))
-    clean = [not (r["p_b"].max(initial=0.0) >= gate and ((r["p_b"] >= span).any() or (r["p_a"] >= span).any()))
-             for r in rows if not r["errors"]]
-    return p, rc, f1, float(np.mean(clean))
-
-
-def choose(rows, gated: bool, widen: int):
-    """The best F1 with at least half of the error-free segments unmarked: (gate, span, figures)."""
-    gates = [0.0]
-    if gated:
-        strongest = np.array([r["p_b"].max(initial=0.0) for r in rows])
-        gates = sorted(set(np.quantile(strongest, np.linspace(0.05, 0.8, 16)).round(3)))
-    best = None
-    for g in gates:
-        for s in SPAN_GRID:
-            m = measure(rows, g, s, widen)
-            if m[3] >= 0.5 and (best is None or m[2] > best[2][2]):
-                best = (g, s, m)
-    return best
+measure, choose = tm.rule_figures, tm.choose_rule
 
 
 def fmt(m) -> str:

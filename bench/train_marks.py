@@ -4,7 +4,7 @@ documents kept apart.
 Data: ../shared/eval/mqm-news-zhen/ (WMT 2021 news, Chinese to English, MQM annotations by professional
 raters; Freitag et al. 2021, released by Google under Apache 2.0), read through mqm_data.py (the reference
 as A, the translation as B, as the engine sees a 1-1 pair). The 47 documents are split with a fixed seed:
-HELD_DOCS of them are kept apart (never seen in fitting; the mark threshold and every figure below come
+HELD_DOCS of them are kept apart (never seen in fitting; the mark rule and every figure below come
 from them), the rest train. A span's label: at least half of its non-space characters lie in the raters'
 error spans (a span of A: its counterpart in B, the matched word or the stretch of B where A's words are
 missing, touches an error). Rows are also added with the token evidence taken away and with the English
@@ -16,8 +16,11 @@ severity weights (non-negative least squares of the MQM points on the pair's spa
 the hand-weighted difference cost phrasing.pair_cost, with out-of-fold p so the weights are not fitted on
 the trees' own training).
 
-Figures on the held-apart documents: character-level precision / recall / F1 of the marks (p >= threshold)
-against the raters' spans, micro-averaged over non-space characters of B, beside the word diff's (every
+The mark rule (comparator/core/marks/rule.py: the pair gate and widening) is chosen on the held-apart
+documents: the best character F1 of the marks with at least half of the error-free segments left unmarked.
+
+Figures on the held-apart documents: character-level precision / recall / F1 of the marks (the rule; also
+one threshold on p, as before) against the raters' spans, micro-averaged over non-space characters of B, beside the word diff's (every
 span); the share of error-free segments with no mark; Kendall tau-b against the MQM score of the new flag,
 the old flag and sentence chrF.
 
@@ -25,6 +28,7 @@ the old flag and sentence chrF.
     .venv/bin/python bench/train_marks.py --no-write     # the figures only
     .venv/bin/python bench/train_marks.py --json out.json
     .venv/bin/python bench/train_marks.py --synthetic 0 --no-write   # without the synthetic breakage
+    .venv/bin/python bench/train_marks.py --rule-only    # the trees as they are, the mark rule chosen again
 """
 from __future__ import annotations
 
@@ -499,6 +503,74 @@ def char_prf(rows, keep) -> tuple[float, float, float]:
     return p, rc, 2 * p * rc / max(1e-9, p + rc)
 
 
+_WORD = re.compile(r"\S+")
+SPAN_GRID = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
+WIDEN = 1  # the shipped rule's widening (comparator/core/marks/rule.py)
+
+
+def rule_marks(r, gate: float, span: float, widen: int) -> list[tuple[int, int]]:
+    """B's marks under a mark rule (rule.py: the pair gate, then widening), as character ranges, from the
+    model's q in r["p_b"]."""
+    if r["p_b"].max(initial=0.0) < gate:
+        return []
+    marks = [(s, e) for (s, e, *_), q in zip(r["b_spans"], r["p_b"]) if q >= span]
+    if widen < 0 or not marks:
+        return marks
+    words = [(m.start(), m.end()) for m in _WORD.finditer(r["b"])]
+    hit = [any(s < me and e > ms for ms, me in marks) for s, e in words]
+    return marks + [w for i, w in enumerate(words) if any(hit[max(0, i - widen):i + widen + 1])]
+
+
+def rule_figures(rows, gate: float, span: float, widen: int) -> tuple[float, float, float, float]:
+    """Character P / R / F1 of a rule's marks on B against the raters' spans (char_prf), and the share of
+    error-free segments with no mark on either side."""
+    p, rc, f1 = char_prf(rows, lambda r: rule_marks(r, gate, span, widen))
+    clean = [not (r["p_b"].max(initial=0.0) >= gate and ((r["p_b"] >= span).any() or (r["p_a"] >= span).any()))
+             for r in rows if not r["errors"]]
+    return p, rc, f1, float(np.mean(clean))
+
+
+def choose_rule(rows, gated: bool, widen: int):
+    """The rule with the best F1 among those leaving at least half of the error-free segments unmarked:
+    (gate, span, figures), the gate from quantiles of the pairs' strongest B span; None if none does."""
+    gates = [0.0]
+    if gated:
+        strongest = np.array([r["p_b"].max(initial=0.0) for r in rows])
+        gates = sorted(set(np.quantile(strongest, np.linspace(0.05, 0.8, 16)).round(3)))
+    best = None
+    for g in gates:
+        for s in SPAN_GRID:
+            m = rule_figures(rows, g, s, widen)
+            if m[3] >= 0.5 and (best is None or m[2] > best[2][2]):
+                best = (float(g), s, m)
+    return best
+
+
+def held_q(model, held):
+    """The model's q of every held-apart span, set on the rows (p_a, p_b); returns the rows' spans' slices."""
+    xh, _, _, where = prepare(held)
+    ph = model.p(xh)
+    for r, (s, e, na) in zip(held, where):
+        r["p_a"], r["p_b"] = ph[s:s + na], ph[s + na:e]
+    return xh, ph, where
+
+
+def rule_only(args, held) -> int:
+    """Choose the mark rule for the model file as it is (its trees unchanged) and write it there."""
+    data = json.loads(args.out.read_text(encoding="utf-8"))
+    held_q(span_model.SpanModel(data), held)
+    g, s, m = choose_rule(held, True, WIDEN)
+    diff = char_prf(held, lambda r: r["b_spans"])
+    print(f"mark rule gate {g} span {s} widen {WIDEN}: marks P {m[0]:.3f} R {m[1]:.3f} F1 {m[2]:.3f}, "
+          f"error-free unmarked {m[3]:.3f}; word diff F1 {diff[2]:.3f}")
+    if not args.no_write:
+        data["marks"] = {"gate": g, "span": s, "widen": WIDEN}
+        data.pop("threshold", None)
+        args.out.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        print(f"wrote the rule into {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=mqm_data.DEFAULT_DATA)
@@ -510,6 +582,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="add N training pairs with injected surface breakage and N/10 with a quote damaged (see "
                          "inject; default 3000, as the packaged model; 0: none)")
     ap.add_argument("--model", default=mqm_data.DEFAULT_MODEL, help="the encoder for the damaged pairs' evidence")
+    ap.add_argument("--rule-only", action="store_true",
+                    help="keep the trees of --out and only choose the mark rule again (writes it unless --no-write)")
     args = ap.parse_args(argv)
     if not mqm_data.have_data(args.data):
         return 2
@@ -519,6 +593,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     rows = mqm_data.load(args.data, args.cache)
     train, held, held_docs = split(rows)
+    if args.rule_only:
+        return rule_only(args, held)
     syn = synthetic_rows(train, args.synthetic, args.cache, args.model) if args.synthetic else None
     x, y, (x0, y0, sev, where0) = training_rows(train, syn, np.random.default_rng(SEED))
     xh, _, _, where_h = prepare(held)
@@ -593,6 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = [row for row in table if row[4] >= 0.5]
     best = max(ok or table, key=lambda row: row[3])
     thr = best[0]
+    # the shipped mark rule (rule.py): the pair gate with widening, chosen like the single threshold
+    gate, span, rule_m = choose_rule(held, True, WIDEN)
     diff = char_prf(held, lambda r: r["b_spans"])
     diff_free = float(np.mean([not (r["a_spans"] or r["b_spans"]) for r in free]))
     mqm = np.array([r["mqm"] for r in held])
@@ -602,8 +680,11 @@ def main(argv: list[str] | None = None) -> int:
     tau_chrf = kendalltau(np.array([r["chrf"] for r in held]), mqm, variant="b")[0]
     figs = {
         "held_docs": held_docs, "held_pairs": len(held), "held_error_free": len(free),
-        "threshold": thr,
-        "marks": {"precision": best[1], "recall": best[2], "f1": best[3], "error_free_unmarked": best[4]},
+        "mark_rule": {"gate": gate, "span": span, "widen": WIDEN},
+        "marks": dict(zip(("precision", "recall", "f1", "error_free_unmarked"), rule_m)),
+        "single_threshold": thr,
+        "marks_single_threshold": {"precision": best[1], "recall": best[2], "f1": best[3],
+                                   "error_free_unmarked": best[4]},
         "marks_at_0.5": dict(zip(("precision", "recall", "f1", "error_free_unmarked"),
                                  [*char_prf(held, marks(0.5)), unmarked(0.5)])),
         "word_diff": {"precision": diff[0], "recall": diff[1], "f1": diff[2], "error_free_unmarked": diff_free},
@@ -615,7 +696,9 @@ def main(argv: list[str] | None = None) -> int:
                        for row in table],
         "pair_weights": pair_w, "severity": severity,
     }
-    print(f"threshold {thr}: marks P {best[1]:.3f} R {best[2]:.3f} F1 {best[3]:.3f}, error-free unmarked "
+    print(f"mark rule gate {gate} span {span} widen {WIDEN}: marks P {rule_m[0]:.3f} R {rule_m[1]:.3f} "
+          f"F1 {rule_m[2]:.3f}, error-free unmarked {rule_m[3]:.3f}")
+    print(f"one threshold {thr}: marks P {best[1]:.3f} R {best[2]:.3f} F1 {best[3]:.3f}, error-free unmarked "
           f"{best[4]:.3f}")
     m5 = figs["marks_at_0.5"]
     print(f"at 0.5: marks P {m5['precision']:.3f} R {m5['recall']:.3f} F1 {m5['f1']:.3f}, error-free unmarked "
@@ -626,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({tau_spans / tau_chrf:.2f}x)")
     print(f"pair weights {pair_w}; severity {severity}")
     if not args.no_write:
-        data["threshold"] = thr
+        data["marks"] = {"gate": gate, "span": span, "widen": WIDEN}
         data["meta"] = {
             "data": "WMT 2021 newstest zh-en MQM annotations (Freitag et al. 2021), Google, Apache 2.0; "
                     "as prepared for the WMT 2023 QE task 2",

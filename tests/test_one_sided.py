@@ -7,7 +7,7 @@ import pytest
 
 from comparator.core import pipeline
 from comparator.core.align import Bead
-from comparator.core.marks import count_marks, is_mark
+from comparator.core.marks import MARK_THRESHOLD, count_marks, is_mark
 from comparator.core.marks import phrasing
 from comparator.core.marks.phrasing import SideContext, one_sided_spans, repaired, score_pairs, spans, unit_break
 from comparator.core.result import Comparison, Pair
@@ -117,7 +117,9 @@ def test_in_a_two_sided_pair_too_from_the_pair_scoring():
                 [("He spoke for the Office.", 0), ("from the Middle East he said little.", 0)],
                 [((0,), (0,)), ((1,), (1,))])
     got = _boundaries(ps[1].b_text, ps[1].b_spans)
-    assert [w for w, _p in got] == ["from"] and 0.0 <= got[0][1] <= 1.0
+    # a mark in a pair of two sides covers its word and the next (rule.py's widening); a change just the word
+    assert len(got) == 1 and 0.0 <= got[0][1] <= 1.0
+    assert got[0][0] == ("from the" if got[0][1] >= MARK_THRESHOLD else "from")
     assert ps[1].severity is not None and ps[1].flag < 1.0
     assert not _boundaries(ps[1].a_text, ps[1].a_spans)
 

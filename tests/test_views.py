@@ -65,6 +65,8 @@ def test_marked_and_changed_words_merge_adjacent_spans(df):
     assert df.loc[3, "a_marked"] == "2,500"
     assert views._marked("a big red dog", [[0, 1, "x"], [2, 5, "x"], [10, 13, "x"]]) == "a big · dog"
     assert views._marked("a big red dog", [[0, 1, "x", 0.9], [2, 5, "x", 0.8]]) == "a big"
+    # a mark grown over its neighbours overlaps them: one phrase, nothing lost
+    assert views._marked("a big red dog", [[0, 5, "x", 0.9], [2, 9, "x", 0.6]]) == "a big red"
 
 
 def test_marks_are_counted_per_pair_and_side(df):

@@ -12,6 +12,7 @@ import numpy as np
 from comparator import __version__
 from comparator.core import align, languages as langs, metrics, parallel
 from comparator.core.marks import MARK_THRESHOLD, fluency, model as span_model, phrasing
+from comparator.core.marks import rule as mark_rule
 from comparator.core.documents import Document, normalise, read_path, read_text
 from comparator.core.embed.encoder import (DEFAULT_MODEL, ENGLISH_ONLY_MODELS, HASH_MODEL, Encoder, get_encoder,
                                            join_tokens)
@@ -127,6 +128,7 @@ def _compare(doc_a, doc_b, units_a, units_b, beads, enc, settings: Settings, pro
         "windows": windows,
         "token_flag": bool(token_flag and hasattr(enc, "token_embeddings")),
         "mark_threshold": MARK_THRESHOLD,
+        "mark_rule": span_model.load().rule.as_dict(),
         "languages": settings.languages,
         "version": __version__,
         "a_name": doc_a.name,
@@ -664,7 +666,8 @@ def _scoring_digest() -> str:
     stored results of other code are never read."""
     import sacrebleu
 
-    code = (__file__, metrics.__file__, phrasing.__file__, fluency.__file__, span_model.__file__)
+    code = (__file__, metrics.__file__, phrasing.__file__, fluency.__file__, span_model.__file__,
+            mark_rule.__file__)
     return f"{_files_digest(code)}{_files_digest((span_model.model_path(),))}:{sacrebleu.__version__}"
 
 

@@ -8,6 +8,8 @@ import copy
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from comparator.core.marks.rule import MARK_THRESHOLD, MarkRule
+
 SCHEMA_VERSION = 1
 
 
@@ -101,8 +103,19 @@ class Comparison:
         def ints(xs):
             return [int(x) for x in xs]
 
+        # a file whose marks were drawn from another line of p (settings.mark_threshold; 0.35 before the
+        # mark rule): its p put on this version's scale, so that its marks stay the spans it marked
+        line = (data.get("settings") or {}).get("mark_threshold")
+        rescale = (MarkRule(span=float(line)) if isinstance(line, (int, float)) and 0 < line < 1
+                   and line != MARK_THRESHOLD else None)
+
+        def p_of(s):
+            if rescale is None or len(s) < 4 or not isinstance(s[3], (int, float)) or isinstance(s[3], bool):
+                return list(s[3:])
+            return [round(rescale.scale(s[3]), 4), *s[4:]]
+
         def spans(xs):
-            return [[int(s[0]), int(s[1]), *s[2:]] for s in xs]
+            return [[int(s[0]), int(s[1]), *s[2:3], *p_of(s)] for s in xs]
 
         pairs = []
         for p in data["pairs"]:
@@ -114,6 +127,8 @@ class Comparison:
             if k in kw:
                 kw[k] = ints(kw[k])
         kw.setdefault("settings", {})
+        if rescale is not None:
+            kw["settings"] = {**kw["settings"], "mark_threshold": MARK_THRESHOLD, "mark_threshold_read": line}
         return cls(pairs=pairs, **kw)
 
     @classmethod

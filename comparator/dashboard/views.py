@@ -53,9 +53,9 @@ def _marked(text: str, spans: list) -> str:
     for s, e, *_ in sorted(spans, key=lambda x: x[0]):
         if not 0 <= s < e <= len(text):
             continue
-        if merged and s >= merged[-1][1] and not text[merged[-1][1]:s].strip():
-            merged[-1][1] = max(merged[-1][1], e)
-        elif not merged or s >= merged[-1][1]:
+        if merged and (s < merged[-1][1] or not text[merged[-1][1]:s].strip()):
+            merged[-1][1] = max(merged[-1][1], e)  # overlapping (a mark grown over its neighbours) or touching
+        else:
             merged.append([s, e])
     return " · ".join(" ".join(text[s:e].split()) for s, e in merged)
 

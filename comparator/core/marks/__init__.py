@@ -1,16 +1,14 @@
 """Spans, their error probabilities, and the pair's flag.
 
 A span is `[start, end, kind, p]`: character offsets into its side's text, the kind of difference, and p in
-[0, 1], the probability that a careful reviewer would mark those characters as a translation error. Spans
-with p >= MARK_THRESHOLD are *marks*; the others are *changes*. Older results carry three-element spans
-`[start, end, kind]`: their p is unknown (None), and they count as changes.
+[0, 1], the span model's error probability on the mark scale (rule.py): spans with p >= MARK_THRESHOLD (0.5)
+are *marks*, the others are *changes*. Older results carry three-element spans `[start, end, kind]`: their p
+is unknown (None), and they count as changes.
 """
 from __future__ import annotations
 
-# a span is a mark from this error probability up: the threshold bench/train_marks.py chose on the held-apart
-# documents (the best character F1 of marks with at least half of the error-free segments left unmarked);
-# span_model.json records the same value, and a test checks that they agree
-MARK_THRESHOLD = 0.35
+from comparator.core.marks.rule import MARK_THRESHOLD
+
 # a pair whose flag is at least this is flagged: drawn red, counted in the systems' and history's tables
 # (a sentence found in only one rendering has flag 1.0 and always counts; furniture never does)
 FLAG_THRESHOLD = 0.5

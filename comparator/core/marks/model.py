@@ -20,6 +20,7 @@ import numpy as np
 
 from comparator.core.errors import InputError
 from comparator.core.marks import fluency
+from comparator.core.marks.rule import rule_from
 
 MODEL_FILE = "span_model.json"
 
@@ -179,7 +180,7 @@ class SpanModel:
         self.rate = float(data["learning_rate"])
         self.severity = {k: float(v) for k, v in data["severity"].items()}
         self.pair = {k: float(v) for k, v in data["pair"].items()}
-        self.threshold_p = float(data.get("threshold", 0.5))
+        self.rule = rule_from(data)  # which spans are marks (rule.py), fitted with the trees
         self.meta = data.get("meta", {})
 
     def p(self, x: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 
 from comparator.core.marks import fluency
 from comparator.core.marks import model as span_model
+from comparator.core.marks import rule as mark_rule
 
 SPAN_KINDS = (
     "omission", "addition", "substitution", "reorder", "number", "name",
@@ -869,22 +870,30 @@ def score_pairs(items) -> list[tuple[list[list], list[list], float, float | None
         slices.append((n, n + len(x)))
         n += len(x)
     p = model.p(np.vstack(feats)) if feats else np.zeros(0)
+    rule = model.rule
     out = []
     for (a_text, b_text, a_spans, b_spans, chrf, cosine, ts), sl in zip(items, slices):
         if not a_text.strip() or not b_text.strip():
-            # the whole-unit span (addition, omission) p 1; its damage spans the model's p (kept if given)
-            q = iter(round(float(v), 4) for v in p[sl[0]:sl[1]]) if sl is not None else iter(())
-            a4, b4 = ([[*x[:3], 1.0] if x[2] in _WHOLE else [*x[:3], x[3]] if len(x) > 3 else [*x[:3], next(q)]
-                       for x in sp] for sp in (a_spans, b_spans))
+            # the whole-unit span (addition, omission) p 1; its damage spans the model's q on the mark scale
+            # (a span that carries p keeps it)
+            q = iter(float(v) for v in p[sl[0]:sl[1]]) if sl is not None else iter(())
+            qs = [[None if x[2] in _WHOLE or len(x) > 3 else next(q) for x in sp] for sp in (a_spans, b_spans)]
+            a4, b4 = mark_rule.apply(rule, a_text, b_text, *qs,
+                                     *([[*x[:3], 1.0] if x[2] in _WHOLE else x for x in sp]
+                                       for sp in (a_spans, b_spans)), two_sided=False)
             out.append((a4, b4, 1.0, None))
             continue
         if sl is None:
             a4, b4 = [list(sp) for sp in a_spans], [list(sp) for sp in b_spans]
+            e = span_model.expected_severity(model, a4, b4, pair_cost(a_text, b_text, a4, b4, chrf, cosine, ts))
         else:
-            q = [round(float(v), 4) for v in p[sl[0]:sl[1]]]
-            a4 = [[*sp[:3], v] for sp, v in zip(a_spans, q)]
-            b4 = [[*sp[:3], v] for sp, v in zip(b_spans, q[len(a_spans):])]
-        e = span_model.expected_severity(model, a4, b4, pair_cost(a_text, b_text, a4, b4, chrf, cosine, ts))
+            # the flag reads the model's q; the spans then carry p on the mark scale (rule.py)
+            q = [float(v) for v in p[sl[0]:sl[1]]]
+            qa, qb = q[:len(a_spans)], q[len(a_spans):]
+            aq = [[*sp[:3], v] for sp, v in zip(a_spans, qa)]
+            bq = [[*sp[:3], v] for sp, v in zip(b_spans, qb)]
+            e = span_model.expected_severity(model, aq, bq, pair_cost(a_text, b_text, aq, bq, chrf, cosine, ts))
+            a4, b4 = mark_rule.apply(rule, a_text, b_text, qa, qb, a_spans, b_spans)
         out.append((a4, b4, round(e / (e + SEVERITY_SCALE), 6), round(e, 3)))
     return out
 
