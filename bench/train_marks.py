@@ -555,6 +555,19 @@ def held_q(model, held):
     return xh, ph, where
 
 
+def engine_figures(held) -> tuple[float, float, float, float]:
+    """The held-apart figures as a script reading the engine's result sees them: phrasing.score_pairs over
+    the pairs (the packaged model and rule), marks the spans with p >= MARK_THRESHOLD."""
+    from comparator.core.marks import is_mark
+
+    out = phrasing.score_pairs([(r["a"], r["b"], r["a_spans"], r["b_spans"], r["chrf"], r["cosine"],
+                                 r["tokens"] or None) for r in held])
+    marks = {id(r): (a4, b4) for r, (a4, b4, _f, _e) in zip(held, out)}
+    prf = char_prf(held, lambda r: [sp for sp in marks[id(r)][1] if is_mark(sp)])
+    free = [not any(is_mark(sp) for side in marks[id(r)] for sp in side) for r in held if not r["errors"]]
+    return (*prf, float(np.mean(free)))
+
+
 def rule_only(args, held) -> int:
     """Choose the mark rule for the model file as it is (its trees unchanged) and write it there."""
     data = json.loads(args.out.read_text(encoding="utf-8"))
@@ -568,6 +581,11 @@ def rule_only(args, held) -> int:
         data.pop("threshold", None)
         args.out.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         print(f"wrote the rule into {args.out}")
+        if args.out == OUT:
+            span_model.use_model_file(None)
+            e = engine_figures(held)
+            print(f"the engine's result, spans with p >= 0.5: P {e[0]:.3f} R {e[1]:.3f} F1 {e[2]:.3f}, "
+                  f"error-free unmarked {e[3]:.3f}")
     return 0
 
 
