@@ -832,3 +832,13 @@ def test_a_mutated_systems_result_loads_or_is_an_input_error(systems, data):
     if loaded.significance:
         dashboard_systems.ci_chart(loaded, "chrf").to_dict()
         dashboard_systems.ci_chart(loaded, "bleu").to_dict()
+
+
+def test_the_quick_check_takes_a_whole_float_in_a_list_of_indices_as_jsonschema_does(result):
+    # found by the property above: a_furniture [0.0] (JSON Schema counts 0.0 as an integer)
+    data = _d(result)
+    for extra, valid in (([0.0], True), ([0, 0.0], False), ([1.5], False), ([True], False)):
+        data["a_furniture"] = extra
+        quick = validate._fast("comparison")(data)
+        full = not any(True for _ in validate._validator("comparison").iter_errors(data))
+        assert full == valid and quick == full, extra

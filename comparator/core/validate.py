@@ -241,9 +241,10 @@ def _compile(sub: Any, defs: dict, cache: dict):
             allowed = frozenset(value if key == "enum" else [value])
             tests.append(lambda x, allowed=allowed: isinstance(x, str) and x in allowed)
         elif key == "uniqueItems" and value is True:
-            # sure only of lists of plain integers (jsonschema tells 1 from true, and 1 from "1")
+            # sure only of lists of plain numbers (jsonschema tells 1 from true, and 1 from "1", but not 1 from
+            # 1.0, as a set does not)
             tests.append(lambda x: not isinstance(x, list) or (
-                all(type(v) is int for v in x) and len(set(x)) == len(x)))
+                all(type(v) in (int, float) for v in x) and len(set(x)) == len(x)))
         elif key == "allOf":
             tests.append(_all([_compile(v, defs, cache) for v in value]))
         elif key == "if":
