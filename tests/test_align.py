@@ -528,3 +528,89 @@ def test_paired_length_ratio_counts_paired_sentences_only():
     assert align.paired_length_ratio(path, la, lb, 1.0, 9.9) == pytest.approx(1.2)
     assert align.length_ratio(la, lb) == pytest.approx(3.7)
     assert align.paired_length_ratio(path[:5], la, lb, 1.0, 9.9) == 9.9  # too few pairs: the fallback
+
+
+def _edge_case(rng, n=60, lean=0.65):
+    """A and B tell the same n sentences; each of A's has a beginning and an end of its own (h, t), its
+    vector their mean. B renders A[21] in two sentences, B[21] its beginning and B[22] its end, but B[21]'s
+    vector leans towards A[20] (`lean`), so by the embeddings B[21] completes A[20]; by A's edges it opens
+    A[21]."""
+    h, t = _unit(rng, n, 64), _unit(rng, n, 64)
+    u = h + t
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+
+    def noisy(v, s=0.3):
+        v = v + s * _unit(rng, 1, 64)[0]
+        return v / np.linalg.norm(v)
+
+    ta = [" ".join(_words(rng, 12)).capitalize() + "." for _ in range(n)]
+    tb, vb = [], []
+    for k in range(n):
+        if k == 20:
+            tb.append(" ".join(_words(rng, 6)).capitalize() + ".")
+            vb.append(noisy(u[k]))
+        elif k == 21:
+            tb.append(" ".join(_words(rng, 6)).capitalize() + ".")
+            vb.append(noisy(lean * u[20] + (1 - lean) * h[21], 0.1))
+            tb.append(" ".join(_words(rng, 6)).capitalize() + ".")
+            vb.append(noisy(t[21], 0.1))
+        else:
+            tb.append(" ".join(_words(rng, 12)).capitalize() + ".")
+            vb.append(noisy(u[k]))
+    vb = np.asarray(vb, dtype=np.float32)
+
+    def side(vecs, texts, halves=None):
+        lengths = [len(x) for x in texts]
+        return align.Windows(_windows(vecs, lengths).vecs, np.asarray(lengths, float), np.zeros(len(vecs), int),
+                             texts, halves)
+
+    return side(u, ta, lambda idx: (h[idx], t[idx])), side(vb, tb)
+
+
+def test_edge_evidence_puts_a_sentence_with_the_one_it_begins():
+    a, b = _edge_case(np.random.default_rng(7))
+    off = align.AlignParams(lexical=0, speech=0, edge=0)
+    plain = align.align(a, b, off)
+    assert _partner(plain, 20) == (20, 21)  # the window cosine gives A[21]'s opening to A[20]
+    edged = align.align(a, b, align.AlignParams(lexical=0, speech=0))
+    assert _partner(edged, 20) == (20,) and _partner(edged, 21) == (21, 22)
+    assert all(_partner(edged, k) == (k + (k > 21),) for k in range(60) if k not in (20, 21))
+    _check_complete(edged, 60, 61)
+    # without the caller's edges (or with the weight 0) the evidence is off and nothing changes
+    bare = align.Windows(a.vecs, np.diff(a.cum), np.zeros(60, int), a.texts)
+    assert [x.a for x in align.align(bare, b, align.AlignParams(lexical=0, speech=0))] == [x.a for x in plain]
+
+
+def _edge_table(a, b):
+    """The edge evidence of every cell of a full band, over the path the aligner finds without it."""
+    plain = align.align(a, b, align.AlignParams(lexical=0, speech=0, edge=0))
+    path = [(bd.a[0], bd.a[-1] + 1, bd.b[0], bd.b[-1] + 1) if bd.a and bd.b else
+            (bd.a[0] if bd.a else 0, bd.a[-1] + 1 if bd.a else 0, bd.b[0] if bd.b else 0, bd.b[-1] + 1 if bd.b else 0)
+            for bd in plain]
+    path1 = align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum), np.diff(b.cum), -0.1)
+    samples = align._pass_one_samples(a, b, path1, None)
+    lo, hi = np.zeros(a.n + 1, dtype=np.int64), np.full(a.n + 1, b.n, dtype=np.int64)
+    table = align._edge_evidence(a, b, path, align.AlignParams(), samples, lo, hi)
+    return lambda ci, cj: table[ci * (b.n + 1) + cj]
+
+
+def test_edge_evidence_is_silent_at_a_cut_before_a_sentence_that_continues_another():
+    a, b = _edge_case(np.random.default_rng(7))
+    value = _edge_table(a, b)
+    # cuts after A[20] (21 sentences): before B[21] is the right one, before B[22] the wrong one
+    assert value(21, 21) > 0 > value(21, 22)
+    # B[21] now reads as the end of B[20]'s sentence ("... he said."): nothing is said at the cut before it
+    b.texts[21] = b.texts[21][0].lower() + b.texts[21][1:]
+    assert _edge_table(a, b)(21, 21) == 0.0
+    assert list(align.continues(["he said.", "\u201cLook!\u201d", "\u201cthe end", "3 men", ""])) == [
+        True, False, True, False, False]
+
+
+def test_edges_are_how_a_sentence_begins_and_ends():
+    long = "One two three four five six seven eight nine ten."
+    assert align.split_edges(long) == ("One two three four", "seven eight nine ten.")
+    assert align.split_edges("The first of them, and the second one.") == ("The first of them,", "and the second one.")
+    assert align.split_edges("he asked.") is None and align.split_edges("\u201cLook!\u201d") is None
+    zh = "他站起身来，走到窗前看了很久。"
+    assert align.split_edges(zh) == ("他站起身来，", "走到窗前看了很久。")
+    assert align.split_edges("好。") is None

@@ -67,6 +67,11 @@ class AlignParams:
     # or leave a quotation (a closing quote, an opening quote, a speech-introducing colon) and the other's
     # do not, as a multiple of the weight the two texts support (see `_boundary_evidence`); 0 turns it off
     speech: float = 1.0
+    # weight of the edge evidence: at a cut between two beads, whether the sentences before it end alike and
+    # the sentences after it begin alike (each sentence against the last or first half of the other side's,
+    # `_edge_evidence`), as a multiple of the weight the two texts support; 0 turns it off. It needs the
+    # halves' vectors from the caller (`Windows.halves`)
+    edge: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,12 @@ class Windows:
     """Vectors of runs of consecutive sentences of one side, with lengths and paragraph boundaries."""
 
     def __init__(self, vecs: dict[int, np.ndarray], lengths: np.ndarray, paragraphs: np.ndarray,
-                 texts: list[str] | None = None):
+                 texts: list[str] | None = None, halves=None):
         self.vecs = vecs  # k -> (n - k + 1, d) normalised, for the sizes the caller embedded
         self.texts = texts  # the sentences, for lexical evidence (None: embeddings only)
+        # halves(indices) -> (first halves' vectors, last halves' vectors) of those sentences, normalised
+        # (`split_edges`: a sentence's first and last words), for the edge evidence; None: no such evidence
+        self.halves = halves
         self.n = len(lengths)
         self.cum = np.concatenate([[0], np.cumsum(lengths, dtype=np.float64)])
         para = np.asarray(paragraphs)
@@ -117,6 +125,47 @@ class Windows:
 
 def window_texts(sentences: list[str], k: int) -> list[str]:
     return [" ".join(sentences[i : i + k]) for i in range(len(sentences) - k + 1)]
+
+
+_CLAUSE = re.compile(r"[,;:\u2014\u2013\uff0c\u3001\uff1b\uff1a]+\s*")  # , ; : — – ， 、 ； ：
+_SPACE = re.compile(r"\s+")
+
+
+EDGE_WORDS = 4  # words of a sentence's edge (`split_edges`)
+EDGE_MIN_LETTERS = 8  # a sentence in a script without spaces is cut in two from this many letters up
+
+
+def split_edges(text: str, words: int = EDGE_WORDS) -> tuple[str, str] | None:
+    """How a sentence begins and how it ends, what the edge evidence compares: its first and last `words`
+    words; a sentence of `words` + 1 to twice as many words is cut in two near its middle (`split_half`),
+    and so is one in a script without spaces with at least EDGE_MIN_LETTERS letters. None for a sentence
+    too short to have edges ("Look!", "he asked."): it is all edge, and its whole vector says as much."""
+    w = text.split()
+    if len(w) > 2 * words:
+        return " ".join(w[:words]), " ".join(w[-words:])
+    if len(w) > words or (len(w) == 1 and sum(c.isalpha() for c in w[0]) >= EDGE_MIN_LETTERS):
+        return split_half(text)
+    return None
+
+
+def split_half(text: str) -> tuple[str, str]:
+    """A sentence cut in two near its middle, for the edge evidence: at the clause mark (a comma, a
+    semicolon, a colon, a dash, in any script) closest to the middle, else at the space closest to it,
+    else (a script without spaces) at the middle character; a cut only in the middle half of the text.
+    A text too short to cut is both its halves."""
+    t = text.strip()
+    if len(t) < 4:
+        return t, t
+    lo, hi = len(t) / 4, 3 * len(t) / 4
+    for pattern in (_CLAUSE, _SPACE):
+        cuts = [m.end() for m in pattern.finditer(t) if lo < m.end() < hi]
+        if cuts:
+            c = min(cuts, key=lambda c: abs(c - len(t) / 2))
+            break
+    else:
+        c = len(t) // 2 if not _SPACE.search(t) else 0
+    head, tail = t[:c].strip(), t[c:].strip()
+    return (head, tail) if head and tail else (t, t)
 
 
 LEX_DIM = 512  # hashed buckets of the lexical vectors (4 bytes each a sentence)
@@ -515,6 +564,9 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
     if cut is not None:
         cut_a, cut_b, cut_value = cut
 
+    edge: list = []  # the edge evidence, once the first path of pass two says where it is needed
+    band_off = np.concatenate([[0], np.cumsum(hi - lo + 1)])  # where each row's cells start in the band
+
     def score(i, sb, da, db):
         # arrays of cells: i, the row where the move ends; sb, the first B sentence of its window
         sa = i - da
@@ -533,6 +585,8 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         val = sim * _length_prior(a_win.length(sao, da), b_win.length(sbo, db), ratio)
         if cut is not None:  # the cut this bead ends at
             val = val + cut_value[cut_a[sao + da], cut_b[sbo + db]]
+        if edge:  # the cut this bead ends at: its cell's place in the band
+            val = val + edge[0][band_off[sao + da] + sbo + db - lo[sao + da]]
         merged = da + db - 2
         if merged:
             val = val - params.merge_penalty * merged
@@ -549,6 +603,10 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
         if abs(np.log(new / ratio)) < RATIO_TOLERANCE:
             break
         ratio = new
+        path = _dp(n, m, lo, hi, MOVES, score, params.skip, None)
+    found = _edge_evidence(a_win, b_win, path, params, samples, lo, hi)
+    if found is not None:
+        edge.append(found)
         path = _dp(n, m, lo, hi, MOVES, score, params.skip, None)
     sims = [float(b_win.window(j1 - j0, j0) @ a_win.window(i1 - i0, i0)) if i1 > i0 and j1 > j0 else None
             for i0, i1, j0, j1 in path]
@@ -704,6 +762,111 @@ def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParam
         return None
     value = (params.speech * llr / per_unit).reshape(k, k)
     return cuts_a, cuts_b, value
+
+
+def continues(texts: list[str]) -> np.ndarray:
+    """(n,) bool: the sentence's first letter (past quotes, brackets and dashes) is lower case."""
+    out = np.zeros(len(texts), dtype=bool)
+    for k, t in enumerate(texts):
+        for ch in t:
+            if ch.isalpha():
+                out[k] = ch.islower()
+                break
+            if ch.isdigit():
+                break
+    return out
+
+
+EDGE_SAMPLE = 300  # pass-one pairs (and their decoys) the edge evidence's weight is read from
+EDGE_REACH = 1  # sentences either side of a bead that is not 1-1 whose edges are embedded
+
+
+def _edge_evidence(a_win: Windows, b_win: Windows, path, params: AlignParams, samples: PassOneSamples,
+                   lo: np.ndarray, hi: np.ndarray):
+    """The value pass two adds to a bead ending at each cell of the band [lo, hi] (flat, in `_dp`'s cell
+    order), or None (no edges from the caller, params.edge 0, too few pairs, or evidence that does not
+    tell pairs from decoys).
+
+    At a cut between two beads the sentences either side should agree at their edges. Take the side with
+    fewer sentences (the coarser: the one whose sentences the other splits), h and t the vectors of the
+    first and last words of a sentence of it (`Windows.halves`, `split_edges`), and the other side's
+    sentence vectors. Then, at the cut after i sentences of the coarser side and j of the other,
+    E = t[i-1].o[j-1] + h[i].o[j] - t[i-1].o[j] - h[i].o[j-1]: positive when the sentences next to the cut
+    belong where it puts them, negative when one of them belongs across it. A window's vector weighs a
+    short sentence at a boundary as a small part of a long window, and so often cannot tell which
+    neighbour it belongs to; the edge of its neighbour can.
+
+    Edges are embedded only around beads of pass two's first path that are not 1-1 (EDGE_REACH sentences
+    around them) and for a sample of pass one's pairs; E is 0 at other cuts, so a close rendering costs few
+    model calls. The weight is read off the texts as `_boundary_evidence` reads its own: the log likelihood
+    ratio of E between pass one's 1-1 pairs and decoys one sentence away on the other side (Gaussians of
+    shared variance), in cosine units by the embeddings' own ratio per unit of cosine, times params.edge."""
+    if not params.edge or len(samples.pi) < 8:
+        return None
+    flip = b_win.n < a_win.n  # the coarser side is B: the same evidence with the sides swapped
+    c_win, o_win = (b_win, a_win) if flip else (a_win, b_win)
+    if c_win.halves is None:
+        return None
+    n, m = c_win.n, o_win.n
+    pc, po = (samples.pj, samples.pi) if flip else (samples.pi, samples.pj)
+    if len(pc) > EDGE_SAMPLE:
+        keep = np.linspace(0, len(pc) - 1, EDGE_SAMPLE).astype(np.int64)
+        pc, po = pc[keep], po[keep]
+    tc, to = pc + 1, po + 1  # the cut after each pair
+    inner = (tc < n) & (to >= 2) & (to < m - 1)
+    tc, to = tc[inner], to[inner]
+    if len(tc) < 8:
+        return None
+    need = np.zeros(n, dtype=bool)
+    for i0, i1, j0, j1 in path:
+        if i1 - i0 != 1 or j1 - j0 != 1:
+            c0, c1 = (j0, j1) if flip else (i0, i1)
+            need[max(0, c0 - EDGE_REACH):min(n, c1 + EDGE_REACH)] = True
+    need[tc - 1] = need[tc] = True
+    idx = np.flatnonzero(need)
+    dim = c_win.vecs[1].shape[1]
+    head, tail = np.zeros((n, dim), dtype=np.float32), np.zeros((n, dim), dtype=np.float32)
+    head[idx], tail[idx] = c_win.halves(idx)
+    need &= np.einsum("ij,ij->i", head, head) > 0  # a sentence too short to have edges gets none
+    other = o_win.vecs[1]
+    # a sentence that starts in lower case continues the one before it (a quotation's "he said.", a
+    # segmenter's cut inside a sentence): it has no beginning to compare, and a cut before it is no
+    # sentence boundary, so the evidence says nothing at such a cut
+    go_c, go_o = ~continues(c_win.texts), ~continues(o_win.texts)
+
+    def dot(x, y):
+        return np.einsum("ij,ij->i", x, y, dtype=np.float64)
+
+    def raw(ci, cj):  # E at cuts after ci coarser-side and cj other-side sentences, and where it is known
+        out = np.zeros(len(ci), dtype=np.float64)
+        ok = (ci >= 1) & (ci <= n - 1) & (cj >= 1) & (cj <= m - 1)
+        ok[ok] = need[ci[ok] - 1] & need[ci[ok]] & go_c[ci[ok]] & go_o[cj[ok]]
+        i, j = ci[ok], cj[ok]
+        if len(i):
+            out[ok] = (dot(tail[i - 1], other[j - 1]) + dot(head[i], other[j])
+                       - dot(tail[i - 1], other[j]) - dot(head[i], other[j - 1]))
+        return out, ok
+
+    et, _ = raw(tc, to)
+    ef = np.concatenate([raw(tc, to - 1)[0], raw(tc, to + 1)[0]])
+    var = (et.var() * len(et) + ef.var() * len(ef)) / (len(et) + len(ef))
+    slope = (et.mean() - ef.mean()) / max(var, 1e-9)
+    st, sf = samples.et, samples.ef
+    evar = (st.var() * len(st) + sf.var() * len(sf)) / (len(st) + len(sf))
+    per_unit = (st.mean() - sf.mean()) / max(evar, 1e-9)
+    if slope <= 0 or per_unit <= 0:
+        return None
+    weight, mid = params.edge * slope / per_unit, (et.mean() + ef.mean()) / 2
+    # the value of every cell of the band, once (pass two asks for each cell once per move)
+    width = hi - lo + 1
+    rows = np.repeat(np.arange(len(lo)), width)
+    cols = np.arange(int(width.sum())) - np.repeat(np.concatenate([[0], np.cumsum(width)[:-1]]), width) + np.repeat(lo, width)
+    out = np.zeros(len(rows), dtype=np.float64)
+    for s0 in range(0, len(rows), 1 << 16):
+        r, c = rows[s0:s0 + (1 << 16)], cols[s0:s0 + (1 << 16)]
+        e, ok = raw(c, r) if flip else raw(r, c)
+        out[s0:s0 + (1 << 16)] = weight * (e - mid) * ok
+    return out
 
 
 def _lexical_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParams, mean, samples=None):

@@ -232,7 +232,20 @@ def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress
         if embed[k]:
             mean[embed[k]] = encoder.encode([wins[n] for n in embed[k]])
         vecs[k] = mean.astype(np.float32)
-    return align.Windows(vecs, lengths, np.asarray(paragraphs), texts)
+
+    def halves(idx):
+        # the edge evidence's first and last words (align.split_edges), embedded when the aligner asks:
+        # only around the beads that are not 1-1, so a close rendering costs few model calls
+        cuts = [align.split_edges(texts[i]) for i in idx]
+        have = [n for n, c in enumerate(cuts) if c is not None]
+        head = np.zeros((len(cuts), encoder.dim), dtype=np.float32)
+        tail = np.zeros_like(head)
+        if have:  # a sentence too short to have edges keeps zero vectors: the aligner gives it no such evidence
+            v = encoder.encode([cuts[n][0] for n in have] + [cuts[n][1] for n in have])
+            head[have], tail[have] = v[: len(have)], v[len(have):]
+        return head, tail
+
+    return align.Windows(vecs, lengths, np.asarray(paragraphs), texts, halves)
 
 
 def _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens=None) -> list[align.Bead]:
