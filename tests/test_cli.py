@@ -117,10 +117,13 @@ def test_stdin_input():
 
 
 def test_result_records_the_mark_threshold(sample_json):
-    # scripts tell marks from changes by this line; p is calibrated, so it is not 0.5
-    from comparator.core.marks import MARK_THRESHOLD
+    # scripts tell marks from changes by this line (the contract's 0.5), and the rule that drew it
+    from comparator.core.marks import MARK_THRESHOLD, model
 
-    assert sample_json["settings"]["mark_threshold"] == MARK_THRESHOLD
+    assert sample_json["settings"]["mark_threshold"] == MARK_THRESHOLD == 0.5
+    rule = model.load().rule
+    assert sample_json["settings"]["mark_rule"] == {"gate": rule.gate, "span": rule.span, "widen": rule.widen,
+                                                    "mark_threshold": MARK_THRESHOLD}
     spans = [sp for pair in sample_json["pairs"] for sp in pair["a_spans"] + pair["b_spans"]]
     assert any(sp[3] >= MARK_THRESHOLD for sp in spans) and any(sp[3] < MARK_THRESHOLD for sp in spans)
 
