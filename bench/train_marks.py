@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import mqm_data  # noqa: E402
 from comparator.core.marks import model as span_model  # noqa: E402
 from comparator.core.marks import phrasing  # noqa: E402
+from comparator.core.marks.rule import widened  # noqa: E402
 
 SEED = 12
 HELD_DOCS = 10
@@ -503,22 +504,16 @@ def char_prf(rows, keep) -> tuple[float, float, float]:
     return p, rc, 2 * p * rc / max(1e-9, p + rc)
 
 
-_WORD = re.compile(r"\S+")
 SPAN_GRID = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
 WIDEN = 1  # the shipped rule's widening (comparator/core/marks/rule.py)
 
 
 def rule_marks(r, gate: float, span: float, widen: int) -> list[tuple[int, int]]:
-    """B's marks under a mark rule (rule.py: the pair gate, then widening), as character ranges, from the
-    model's q in r["p_b"]."""
+    """B's marks under a mark rule (rule.py: the pair gate, then the engine's own widening), as character
+    ranges, from the model's q in r["p_b"]."""
     if r["p_b"].max(initial=0.0) < gate:
         return []
-    marks = [(s, e) for (s, e, *_), q in zip(r["b_spans"], r["p_b"]) if q >= span]
-    if widen < 0 or not marks:
-        return marks
-    words = [(m.start(), m.end()) for m in _WORD.finditer(r["b"])]
-    hit = [any(s < me and e > ms for ms, me in marks) for s, e in words]
-    return marks + [w for i, w in enumerate(words) if any(hit[max(0, i - widen):i + widen + 1])]
+    return [widened(r["b"], s, e, widen) for (s, e, *_), q in zip(r["b_spans"], r["p_b"]) if q >= span]
 
 
 def rule_figures(rows, gate: float, span: float, widen: int) -> tuple[float, float, float, float]:

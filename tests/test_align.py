@@ -559,10 +559,10 @@ def _edge_case(rng, n=60, lean=0.65):
             vb.append(noisy(u[k]))
     vb = np.asarray(vb, dtype=np.float32)
 
-    def side(vecs, texts, halves=None):
+    def side(vecs, texts, edges=None):
         lengths = [len(x) for x in texts]
         return align.Windows(_windows(vecs, lengths).vecs, np.asarray(lengths, float), np.zeros(len(vecs), int),
-                             texts, halves)
+                             texts, edges)
 
     return side(u, ta, lambda idx: (h[idx], t[idx])), side(vb, tb)
 
@@ -576,7 +576,7 @@ def test_edge_evidence_puts_a_sentence_with_the_one_it_begins():
     assert _partner(edged, 20) == (20,) and _partner(edged, 21) == (21, 22)
     assert all(_partner(edged, k) == (k + (k > 21),) for k in range(60) if k not in (20, 21))
     _check_complete(edged, 60, 61)
-    # without the caller's edges (or with the weight 0) the evidence is off and nothing changes
+    # without the caller's edges the evidence is off and nothing changes
     bare = align.Windows(a.vecs, np.diff(a.cum), np.zeros(60, int), a.texts)
     assert [x.a for x in align.align(bare, b, align.AlignParams(lexical=0, speech=0))] == [x.a for x in plain]
 
@@ -589,8 +589,9 @@ def _edge_table(a, b):
             for bd in plain]
     path1 = align.first_pass(a.vecs[1], b.vecs[1], np.diff(a.cum), np.diff(b.cum), -0.1)
     samples = align._pass_one_samples(a, b, path1, None)
-    lo, hi = np.zeros(a.n + 1, dtype=np.int64), np.full(a.n + 1, b.n, dtype=np.int64)
-    table = align._edge_evidence(a, b, path, align.AlignParams(), samples, lo, hi)
+    lo = np.zeros(a.n + 1, dtype=np.int64)
+    band_off = np.arange(a.n + 2, dtype=np.int64) * (b.n + 1)  # every row holds all of B's cells
+    table = align._edge_evidence(a, b, path, align.AlignParams(), samples, lo, band_off)
     return lambda ci, cj: table[ci * (b.n + 1) + cj]
 
 

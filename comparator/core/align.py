@@ -67,10 +67,10 @@ class AlignParams:
     # or leave a quotation (a closing quote, an opening quote, a speech-introducing colon) and the other's
     # do not, as a multiple of the weight the two texts support (see `_boundary_evidence`); 0 turns it off
     speech: float = 1.0
-    # weight of the edge evidence: at a cut between two beads, whether the sentences before it end alike and
-    # the sentences after it begin alike (each sentence against the last or first half of the other side's,
+    # weight of the edge evidence: at a cut between two beads, whether the sentences next to it belong where it
+    # puts them (the first and last words of the coarser side's sentences against the other side's sentences,
     # `_edge_evidence`), as a multiple of the weight the two texts support; 0 turns it off. It needs the
-    # halves' vectors from the caller (`Windows.halves`)
+    # edges' vectors from the caller (`Windows.edges`)
     edge: float = 1.0
 
 
@@ -86,12 +86,12 @@ class Windows:
     """Vectors of runs of consecutive sentences of one side, with lengths and paragraph boundaries."""
 
     def __init__(self, vecs: dict[int, np.ndarray], lengths: np.ndarray, paragraphs: np.ndarray,
-                 texts: list[str] | None = None, halves=None):
+                 texts: list[str] | None = None, edges=None):
         self.vecs = vecs  # k -> (n - k + 1, d) normalised, for the sizes the caller embedded
         self.texts = texts  # the sentences, for lexical evidence (None: embeddings only)
-        # halves(indices) -> (first halves' vectors, last halves' vectors) of those sentences, normalised
-        # (`split_edges`: a sentence's first and last words), for the edge evidence; None: no such evidence
-        self.halves = halves
+        # edges(indices) -> (vectors of how those sentences begin, of how they end), normalised, zero for a
+        # sentence too short to have edges (`split_edges`), for the edge evidence; None: no such evidence
+        self.edges = edges
         self.n = len(lengths)
         self.cum = np.concatenate([[0], np.cumsum(lengths, dtype=np.float64)])
         para = np.asarray(paragraphs)
@@ -604,7 +604,7 @@ def align(a_win: Windows, b_win: Windows, params: AlignParams = AlignParams(), p
             break
         ratio = new
         path = _dp(n, m, lo, hi, MOVES, score, params.skip, None)
-    found = _edge_evidence(a_win, b_win, path, params, samples, lo, hi)
+    found = _edge_evidence(a_win, b_win, path, params, samples, lo, band_off)
     if found is not None:
         edge.append(found)
         path = _dp(n, m, lo, hi, MOVES, score, params.skip, None)
@@ -756,12 +756,18 @@ def _boundary_evidence(a_win: Windows, b_win: Windows, path1, params: AlignParam
     false = np.bincount(cuts_a[fi] * k + cuts_b[fj], minlength=k * k) + 0.5
     llr = np.log((true / true.sum()) / (false / false.sum()))
     # the embeddings' log likelihood ratio per unit of cosine, from the same pairs and decoys
-    var = (et.var() * len(et) + ef.var() * len(ef)) / (len(et) + len(ef))
-    per_unit = (et.mean() - ef.mean()) / max(var, 1e-9)
+    per_unit = _gaussian_slope(et, ef)
     if per_unit <= 0:
         return None
     value = (params.speech * llr / per_unit).reshape(k, k)
     return cuts_a, cuts_b, value
+
+
+def _gaussian_slope(true: np.ndarray, false: np.ndarray) -> float:
+    """The log likelihood ratio per unit of a feature between two samples, as Gaussians of shared variance:
+    the difference of the means over the pooled variance."""
+    var = (true.var() * len(true) + false.var() * len(false)) / (len(true) + len(false))
+    return float((true.mean() - false.mean()) / max(var, 1e-9))
 
 
 def continues(texts: list[str]) -> np.ndarray:
@@ -782,14 +788,14 @@ EDGE_REACH = 1  # sentences either side of a bead that is not 1-1 whose edges ar
 
 
 def _edge_evidence(a_win: Windows, b_win: Windows, path, params: AlignParams, samples: PassOneSamples,
-                   lo: np.ndarray, hi: np.ndarray):
-    """The value pass two adds to a bead ending at each cell of the band [lo, hi] (flat, in `_dp`'s cell
-    order), or None (no edges from the caller, params.edge 0, too few pairs, or evidence that does not
+                   lo: np.ndarray, band_off: np.ndarray):
+    """The value pass two adds to a bead ending at each cell of the band (row i's cells start at
+    band_off[i], at B sentence lo[i]: `_dp`'s cell order, flat), or None (no edges from the caller, params.edge 0, too few pairs, or evidence that does not
     tell pairs from decoys).
 
     At a cut between two beads the sentences either side should agree at their edges. Take the side with
     fewer sentences (the coarser: the one whose sentences the other splits), h and t the vectors of the
-    first and last words of a sentence of it (`Windows.halves`, `split_edges`), and the other side's
+    first and last words of a sentence of it (`Windows.edges`, `split_edges`), and the other side's
     sentence vectors. Then, at the cut after i sentences of the coarser side and j of the other,
     E = t[i-1].o[j-1] + h[i].o[j] - t[i-1].o[j] - h[i].o[j-1]: positive when the sentences next to the cut
     belong where it puts them, negative when one of them belongs across it. A window's vector weighs a
@@ -805,7 +811,7 @@ def _edge_evidence(a_win: Windows, b_win: Windows, path, params: AlignParams, sa
         return None
     flip = b_win.n < a_win.n  # the coarser side is B: the same evidence with the sides swapped
     c_win, o_win = (b_win, a_win) if flip else (a_win, b_win)
-    if c_win.halves is None:
+    if c_win.edges is None:
         return None
     n, m = c_win.n, o_win.n
     pc, po = (samples.pj, samples.pi) if flip else (samples.pi, samples.pj)
@@ -826,7 +832,7 @@ def _edge_evidence(a_win: Windows, b_win: Windows, path, params: AlignParams, sa
     idx = np.flatnonzero(need)
     dim = c_win.vecs[1].shape[1]
     head, tail = np.zeros((n, dim), dtype=np.float32), np.zeros((n, dim), dtype=np.float32)
-    head[idx], tail[idx] = c_win.halves(idx)
+    head[idx], tail[idx] = c_win.edges(idx)
     need &= np.einsum("ij,ij->i", head, head) > 0  # a sentence too short to have edges gets none
     other = o_win.vecs[1]
     # a sentence that starts in lower case continues the one before it (a quotation's "he said.", a
@@ -849,18 +855,14 @@ def _edge_evidence(a_win: Windows, b_win: Windows, path, params: AlignParams, sa
 
     et, _ = raw(tc, to)
     ef = np.concatenate([raw(tc, to - 1)[0], raw(tc, to + 1)[0]])
-    var = (et.var() * len(et) + ef.var() * len(ef)) / (len(et) + len(ef))
-    slope = (et.mean() - ef.mean()) / max(var, 1e-9)
-    st, sf = samples.et, samples.ef
-    evar = (st.var() * len(st) + sf.var() * len(sf)) / (len(st) + len(sf))
-    per_unit = (st.mean() - sf.mean()) / max(evar, 1e-9)
+    slope, per_unit = _gaussian_slope(et, ef), _gaussian_slope(samples.et, samples.ef)
     if slope <= 0 or per_unit <= 0:
         return None
     weight, mid = params.edge * slope / per_unit, (et.mean() + ef.mean()) / 2
     # the value of every cell of the band, once (pass two asks for each cell once per move)
-    width = hi - lo + 1
+    width = np.diff(band_off)
     rows = np.repeat(np.arange(len(lo)), width)
-    cols = np.arange(int(width.sum())) - np.repeat(np.concatenate([[0], np.cumsum(width)[:-1]]), width) + np.repeat(lo, width)
+    cols = np.arange(int(band_off[-1])) - np.repeat(band_off[:-1] - lo, width)
     out = np.zeros(len(rows), dtype=np.float64)
     for s0 in range(0, len(rows), 1 << 16):
         r, c = rows[s0:s0 + (1 << 16)], cols[s0:s0 + (1 << 16)]

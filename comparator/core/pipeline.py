@@ -233,7 +233,7 @@ def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress
             mean[embed[k]] = encoder.encode([wins[n] for n in embed[k]])
         vecs[k] = mean.astype(np.float32)
 
-    def halves(idx):
+    def edges(idx):
         # the edge evidence's first and last words (align.split_edges), embedded when the aligner asks:
         # only around the beads that are not 1-1, so a close rendering costs few model calls
         cuts = [align.split_edges(texts[i]) for i in idx]
@@ -245,7 +245,7 @@ def _windows(encoder: Encoder, texts: list[str], paragraphs: list[int], progress
             head[have], tail[have] = v[: len(have)], v[len(have):]
         return head, tail
 
-    return align.Windows(vecs, lengths, np.asarray(paragraphs), texts, halves)
+    return align.Windows(vecs, lengths, np.asarray(paragraphs), texts, edges)
 
 
 def _align_units(units_a, units_b, enc, params, progress, windows, unit_tokens=None) -> list[align.Bead]:
