@@ -885,15 +885,15 @@ def score_pairs(items) -> list[tuple[list[list], list[list], float, float | None
             continue
         if sl is None:
             a4, b4 = [list(sp) for sp in a_spans], [list(sp) for sp in b_spans]
-            e = span_model.expected_severity(model, a4, b4, pair_cost(a_text, b_text, a4, b4, chrf, cosine, ts))
+            aq, bq = a4, b4
         else:
             # the flag reads the model's q; the spans then carry p on the mark scale (rule.py)
             q = [float(v) for v in p[sl[0]:sl[1]]]
             qa, qb = q[:len(a_spans)], q[len(a_spans):]
             aq = [[*sp[:3], v] for sp, v in zip(a_spans, qa)]
             bq = [[*sp[:3], v] for sp, v in zip(b_spans, qb)]
-            e = span_model.expected_severity(model, aq, bq, pair_cost(a_text, b_text, aq, bq, chrf, cosine, ts))
             a4, b4 = mark_rule.apply(rule, a_text, b_text, qa, qb, a_spans, b_spans)
+        e = span_model.expected_severity(model, aq, bq, pair_cost(a_text, b_text, aq, bq, chrf, cosine, ts))
         out.append((a4, b4, round(e / (e + SEVERITY_SCALE), 6), round(e, 3)))
     return out
 
