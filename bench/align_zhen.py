@@ -170,9 +170,8 @@ def main(argv=None) -> int:
         text_a, text_b = pa.read_text(encoding="utf-8"), pb.read_text(encoding="utf-8")
         gold = read_gold(pg)
         n_a, n_b = len(text_a.splitlines()), len(text_b.splitlines())
-        if gold and _fits(gold, n_b, n_a) and not _fits(gold, n_a, n_b):
-            # bible-zhen's gold lists the English lines first: put it in (A = .zh, B = .en) order
-            gold = [(b, a) for a, b in gold]
+        gold, flipped = oriented(gold, n_a, n_b)
+        if flipped:
             print(f"# {kind} {name}: the gold is [en lines]:[zh lines]; read as such", flush=True)
         before = _embedded(enc)
         cmp, timing = ab.run_compare(text_a, text_b, kw)
@@ -236,6 +235,14 @@ def main(argv=None) -> int:
             json.dump(out, fh, indent=1, ensure_ascii=False, default=ab._jsonable)
         print(f"# wrote {args.json}")
     return 0
+
+
+def oriented(gold, n_a: int, n_b: int):
+    """The gold in (A lines, B lines) order, and whether it had to be turned round: bible-zhen's lists the
+    English lines first, so a gold whose indices fit only the other way round is read so."""
+    if gold and _fits(gold, n_b, n_a) and not _fits(gold, n_a, n_b):
+        return [(b, a) for a, b in gold], True
+    return gold, False
 
 
 def _fits(gold, n_a: int, n_b: int) -> bool:

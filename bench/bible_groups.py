@@ -36,25 +36,23 @@ DEFAULT_DATA = az.DEFAULT_DATA / "bible-zhen"
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(a positive scores above a negative), ties counted half (the Mann-Whitney U over |pos| |neg|)."""
-    allv = np.concatenate([pos, neg])
-    order = allv.argsort(kind="mergesort")
-    ranks = np.empty(len(allv))
-    ranks[order] = np.arange(1, len(allv) + 1)
-    for v in np.unique(allv):  # average ranks over ties
-        tie = allv == v
-        if tie.sum() > 1:
-            ranks[tie] = ranks[tie].mean()
+    from scipy.stats import rankdata  # ties get their mean rank
+
+    ranks = rankdata(np.concatenate([pos, neg]))
     u = ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2
     return float(u / (len(pos) * len(neg)))
 
 
 def census(gold, pred) -> collections.Counter:
     ps = set(pred)
+    p_of_a = {i: k for k, p in enumerate(pred) for i in p[0]}
+    p_of_b = {j: k for k, p in enumerate(pred) for j in p[1]}
     out = collections.Counter()
     for g in gold:
         if g in ps or not (g[0] and g[1]):
             continue
-        touching = [p for p in pred if set(p[0]) & set(g[0]) or set(p[1]) & set(g[1])]
+        touching = [pred[k] for k in sorted({p_of_a[i] for i in g[0] if i in p_of_a}
+                                            | {p_of_b[j] for j in g[1] if j in p_of_b})]
         inside = all(set(p[0]) <= set(g[0]) and set(p[1]) <= set(g[1]) for p in touching)
         kind = f"gold {len(g[0])}-{len(g[1])} "
         kind += ("split inside, into " + " + ".join(f"{len(p[0])}-{len(p[1])}" for p in touching)) if inside \
@@ -92,12 +90,14 @@ def main(argv=None) -> int:
         print(f"bible_groups: evaluation data not found: {', '.join(missing)} (see ../shared/eval/README.md)",
               file=sys.stderr)
         return 2
+    from comparator.core.align import window_texts
     from comparator.core.embed.encoder import get_encoder
 
     enc = get_encoder(args.model, "auto")
     enc.use_disk_cache(args.embed_cache)
     text_a, text_b = paths[0].read_text(encoding="utf-8"), paths[1].read_text(encoding="utf-8")
-    gold = [(b, a) for a, b in az.read_gold(paths[2])]  # the file lists the English lines first
+    la, lb = text_a.splitlines(), text_b.splitlines()
+    gold, _ = az.oriented(az.read_gold(paths[2]), len(la), len(lb))
     kw = ab.compare_kwargs(enc, ab.align_params([], "bible_groups"), None)
     kw["mode"] = "lines"
     cmp, _ = ab.run_compare(text_a, text_b, kw)
@@ -109,10 +109,8 @@ def main(argv=None) -> int:
     for kind, n in census(gold, pred).most_common(12):
         print(f"| {kind} | {n} |")
 
-    la, lb = text_a.splitlines(), text_b.splitlines()
     va, vb = enc.encode(la), enc.encode(lb)
-    wa = enc.encode([la[i] + la[i + 1] for i in range(len(la) - 1)])
-    wb = enc.encode([lb[i] + " " + lb[i + 1] for i in range(len(lb) - 1)])
+    wa, wb = enc.encode(window_texts(la, 2)), enc.encode(window_texts(lb, 2))  # joined as the aligner's windows
     enc.close_disk_cache()
     r = verse_features(gold, va, vb, wa, wb)
     pos, neg = r[r[:, 0] == 1], r[r[:, 0] == 0]
