@@ -109,6 +109,20 @@ def line_beads(cmp, text_a: str, text_b: str):
     return res, merged
 
 
+def type_census(gold, pred) -> dict[tuple[int, int], list[int]]:
+    """Per bead type (A lines, B lines): [gold beads, of them missed (no predicted bead is exactly them),
+    predicted beads, of them wrong (no gold bead is exactly them)]. Shows whether the aligner under- or
+    over-predicts a type (a gold 2-3 paired as 1-1 + 1-2 is one missed 2-3 and two wrong beads)."""
+    gs, ps = set(gold), set(pred)
+    out: dict[tuple[int, int], list[int]] = {}
+    for beads, other, col in ((gold, ps, 0), (pred, gs, 2)):
+        for bead in beads:
+            row = out.setdefault((len(bead[0]), len(bead[1])), [0, 0, 0, 0])
+            row[col] += 1
+            row[col + 1] += bead not in other
+    return out
+
+
 def align_only(text_a: str, text_b: str, kw: dict):
     """compare()'s own steps up to the alignment (reading, segmentation, windows, align), without scoring."""
     from types import SimpleNamespace
@@ -150,6 +164,9 @@ def main(argv=None) -> int:
     ap.add_argument("--align-only", action="store_true",
                     help="stop after the alignment (segment, windows and align as compare() runs them, no scoring): "
                          "quicker while tuning; the figures are the same")
+    ap.add_argument("--types", action="store_true",
+                    help="also print, per bead type (e.g. 2-3), the gold beads, how many are missed, the predicted "
+                         "beads and how many are wrong, over all chapters")
     ap.add_argument("--json", metavar="OUT", help="write every figure to this JSON file")
     args = ap.parse_args(argv)
 
@@ -164,8 +181,8 @@ def main(argv=None) -> int:
                if not (data / f"{c}.{ext}").is_file()]
     if missing:
         print(f"align_mac: evaluation data not found: {', '.join(missing[:4])}"
-              f"{f' and {len(missing) - 4} more' if len(missing) > 4 else ''}\n"
-              f"It lives beside the checkout in ../shared/eval/mac-dev (see ../shared/eval/README.md); "
+              f"{f' and {len(missing) - 4} more' if len(missing) > 4 else ''}; "
+              f"it lives beside the checkout in ../shared/eval/mac-dev (see ../shared/eval/README.md); "
               f"point --data at the folder holding NNN.trans, NNN.zh, NNN.en and NNN.align.", file=sys.stderr)
         return 2
 
@@ -197,7 +214,8 @@ def main(argv=None) -> int:
         sc = ab.scores(c)
         rows.append({"chapter": ch, "lines_a": len(text_a.splitlines()), "lines_b": len(text_b.splitlines()),
                      "gold_beads": len(gold), "pred_beads": len(pred), "merged_for_split_lines": merged,
-                     "counts": c, "scores": sc, "timing": {k: round(v, 2) for k, v in timing.items()}})
+                     "counts": c, "scores": sc, "timing": {k: round(v, 2) for k, v in timing.items()},
+                     "types": {f"{a}-{b}": v for (a, b), v in sorted(type_census(gold, pred).items())}})
         print(f"# {ch}: strict {sc['f1_strict']:.3f} lax {sc['f1_lax']:.3f}  ({len(gold)} gold, {len(pred)} "
               f"predicted; align {timing['align_s']:.2f}s)", flush=True)
     ab._save_cache(enc, args.embed_cache, model_id)
@@ -226,6 +244,17 @@ def main(argv=None) -> int:
               f"{s['r_strict']:.3f} / {s['f1_strict']:.3f} | {s['f1_lax']:.3f} |")
     for name, s in summary.items():
         print(f"| {name} | | | {s['p_strict']:.3f} / {s['r_strict']:.3f} / {s['f1_strict']:.3f} | {s['f1_lax']:.3f} |")
+    if args.types:
+        total_types: dict[str, list[int]] = {}
+        for r in rows:
+            for k, v in r["types"].items():
+                total_types[k] = [x + y for x, y in zip(total_types.get(k, [0, 0, 0, 0]), v)]
+        print("\nBead types, all chapters (A lines-B lines; missed: no predicted bead is exactly it; wrong: no gold "
+              "bead is)\n")
+        print("| type | gold | gold missed | predicted | predicted wrong |")
+        print("|---|---|---|---|---|")
+        for k, v in sorted(total_types.items(), key=lambda kv: (-kv[1][0] - kv[1][2], kv[0])):
+            print(f"| {k} | {v[0]} | {v[1]} | {v[2]} | {v[3]} |")
     merged = sum(r["merged_for_split_lines"] for r in rows)
     if merged:
         print(f"\n{merged} predicted pairs merged because they share a line (lines cut into several units)")
