@@ -90,6 +90,26 @@ def test_a_loose_line_between_anchors_stays_a_pair_only_in_a_free_rendering():
     _check_complete(beads, 30, 30)
 
 
+@pytest.mark.parametrize("line", [0, 29])
+def test_a_loose_line_at_either_end_of_both_texts_is_enclosed_by_the_ends(line):
+    rng = np.random.default_rng(6)
+    a = _unit(rng, 30)
+    # a free translation whose first or last lines read far apart (a chapter's closing formula rendered
+    # freely): both texts start or end there, so the ends are its anchors and it stays a pair
+    free = rng.permutation(np.linspace(0.25, 0.85, 30))
+    free[line], free[1 if line == 0 else 28] = 0.1, 0.6
+    beads = align.align(_windows(a), _windows(_rendering(rng, a, free)))
+    assert ((line,), (line,)) in [(bd.a, bd.b) for bd in beads]
+    _check_complete(beads, 30, 30)
+    # a close rendering: the same line is a sentence replaced, split in two
+    close = np.full(30, 0.97)
+    close[line] = 0.1
+    beads = align.align(_windows(a), _windows(_rendering(rng, a, close)))
+    pairs = [(bd.a, bd.b) for bd in beads]
+    assert ((line,), ()) in pairs and ((), (line,)) in pairs
+    _check_complete(beads, 30, 30)
+
+
 def test_empty_sides():
     rng = np.random.default_rng(3)
     v = _unit(rng, 3)

@@ -649,11 +649,11 @@ def _enclosed(sims: list, k: int, floor: float) -> bool:
     sentences are what each rendering has between the same two anchors, and when the renderings are free
     enough for their pairs to be this loose (`_loosest_pair`) the pair stands (a free translation's line
     can share almost no words or sense with its counterpart and still be it; shown as a pair, its flag
-    says how far apart they read). A low pair at a text's ends or beside one-sided sentences is split
-    into omissions and additions."""
-    if k == 0 or k + 1 >= len(sims):
-        return False
-    before, after = sims[k - 1], sims[k + 1]
+    says how far apart they read). The path starts and ends where both texts do, so the texts' two ends
+    count as such anchors: a freely rendered first or last line (a chapter's closing formula) stays a
+    pair. A low pair beside one-sided sentences is split into omissions and additions."""
+    before = sims[k - 1] if k > 0 else floor
+    after = sims[k + 1] if k + 1 < len(sims) else floor
     return before is not None and after is not None and before >= floor and after >= floor
 
 
