@@ -1,23 +1,13 @@
 """bench/align_mac.py: its bead-type census and its exit on missing data."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from benchhelpers import bench_module
 
 
 @pytest.fixture(scope="module")
 def am():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("align_mac", BENCH / "align_mac.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+    with bench_module("align_mac") as mod:
         yield mod
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def test_type_census_counts_a_split_group_as_one_missed_and_two_wrong(am):

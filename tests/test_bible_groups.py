@@ -1,24 +1,14 @@
 """bench/bible_groups.py: its AUC, its census of missed gold beads, and its exit on missing data."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from benchhelpers import bench_module
 
 
 @pytest.fixture(scope="module")
 def bg():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bible_groups", BENCH / "bible_groups.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+    with bench_module("bible_groups") as mod:
         yield mod
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def test_auc_is_the_share_of_positive_negative_pairs_in_order(bg):
