@@ -16,13 +16,13 @@ Without /usr/bin/chromium (or Playwright) the test is skipped, unless REQUIRE_BR
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from benchhelpers import bench_module
 
 pytestmark = pytest.mark.load
 
@@ -31,17 +31,15 @@ ARTIFACTS = ROOT / "test-artifacts"
 SESSIONS = 8
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("load_dashboard", ROOT / "bench" / "load_dashboard.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture(scope="module")
+def scenario():
+    with bench_module("load_dashboard") as mod:
+        yield mod
 
 
 @pytest.fixture(scope="module")
-def bench():
-    mod = _bench()
+def bench(scenario):
+    mod = scenario
     missing = None
     if not os.path.exists(mod.CHROMIUM):
         missing = f"{mod.CHROMIUM} is missing (apt-get install -y chromium)"
@@ -57,8 +55,8 @@ def bench():
     return mod
 
 
-def test_inputs_are_distinct_and_markers_unique():
-    bench = _bench()
+def test_inputs_are_distinct_and_markers_unique(scenario):
+    bench = scenario
     pairs = [bench.make_pair(i) for i in range(SESSIONS)]
     assert len(set(pairs)) == SESSIONS
     for i, (ref, ren) in enumerate(pairs):
